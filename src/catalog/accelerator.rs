@@ -1,0 +1,172 @@
+//! Accelerator profiles (`hardware/accelerators/*.toml`).
+
+use super::{check_pos, check_source, validate_field_sources, CatalogError};
+use crate::dtype::Dtype;
+use crate::units::{Bytes, BytesPerSec, FlopPerSec, KgCo2e, Usd, UsdPerGpuHour, Watts};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceleratorKind {
+    Gpu,
+    Tpu,
+    Cpu,
+}
+
+/// Dense (no sparsity) peak throughput per dtype, TFLOP/s.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakTflops {
+    pub fp64: Option<f64>,
+    pub fp32: Option<f64>,
+    pub tf32: Option<f64>,
+    pub fp16: Option<f64>,
+    pub bf16: Option<f64>,
+    pub fp8: Option<f64>,
+}
+
+impl PeakTflops {
+    fn get(&self, d: Dtype) -> Option<f64> {
+        match d {
+            Dtype::Fp64 => self.fp64,
+            Dtype::Fp32 => self.fp32,
+            Dtype::Tf32 => self.tf32,
+            Dtype::Fp16 => self.fp16,
+            Dtype::Bf16 => self.bf16,
+            Dtype::Fp8 => self.fp8,
+        }
+    }
+}
+
+/// One accelerator (GPU, TPU chip, or CPU socket).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accelerator {
+    #[serde(skip_deserializing)]
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub kind: AcceleratorKind,
+    pub family: String,
+    pub year: u32,
+    pub source: String,
+    pub source_year: u32,
+    pub memory_gib: f64,
+    pub memory_bandwidth_gb_s: f64,
+    pub tdp_w: f64,
+    pub idle_w: f64,
+    pub peak_tflops: PeakTflops,
+    pub embodied_kgco2e: f64,
+    pub embodied_method: String,
+    pub lifetime_years: Option<f64>,
+    pub purchase_usd: Option<f64>,
+    pub purchase_year: Option<u32>,
+    pub rental_usd_per_gpu_hour: Option<f64>,
+    pub rental_year: Option<u32>,
+    #[serde(default)]
+    pub field_sources: BTreeMap<String, String>,
+}
+
+/// Default amortisation lifetime of hardware when a profile gives none:
+/// 5 years (Faiz et al., LLMCarbon, ICLR 2024, §embodied carbon, assumes a
+/// 5-year lifetime; Gupta et al. 2022 "ACT" uses 3–5 years).
+pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
+
+const FIELDS: &[&str] = &[
+    "name", "vendor", "kind", "family", "year", "memory_gib", "memory_bandwidth_gb_s", "tdp_w", "idle_w",
+    "peak_tflops", "embodied_kgco2e", "embodied_method", "lifetime_years", "purchase_usd", "purchase_year",
+    "rental_usd_per_gpu_hour", "rental_year",
+];
+
+impl Accelerator {
+    pub(crate) fn validate(&self, file: &str) -> Result<(), CatalogError> {
+        check_source(file, &self.source, self.source_year)?;
+        check_pos(file, "memory_gib", self.memory_gib, 1e5)?;
+        check_pos(file, "memory_bandwidth_gb_s", self.memory_bandwidth_gb_s, 1e6)?;
+        check_pos(file, "tdp_w", self.tdp_w, 1e4)?;
+        if !self.idle_w.is_finite() || self.idle_w < 0.0 || self.idle_w >= self.tdp_w {
+            return Err(CatalogError::invalid(file, "idle_w", format!("{} must be in [0, tdp_w = {})", self.idle_w, self.tdp_w)));
+        }
+        let mut any = false;
+        for d in Dtype::ALL {
+            if let Some(v) = self.peak_tflops.get(d) {
+                check_pos(file, &format!("peak_tflops.{d}"), v, 1e5)?;
+                any = true;
+            }
+        }
+        if !any {
+            return Err(CatalogError::invalid(file, "peak_tflops", "give at least one dtype's dense peak"));
+        }
+        if !self.embodied_kgco2e.is_finite() || self.embodied_kgco2e < 0.0 {
+            return Err(CatalogError::invalid(file, "embodied_kgco2e", "must be a finite number >= 0"));
+        }
+        if self.embodied_method.trim().is_empty() {
+            return Err(CatalogError::invalid(file, "embodied_method", "state how the embodied carbon was obtained"));
+        }
+        if let Some(l) = self.lifetime_years {
+            check_pos(file, "lifetime_years", l, 50.0)?;
+        }
+        if let Some(p) = self.purchase_usd {
+            check_pos(file, "purchase_usd", p, 1e8)?;
+            if self.purchase_year.is_none() {
+                return Err(CatalogError::invalid(file, "purchase_year", "required with purchase_usd"));
+            }
+        }
+        if let Some(p) = self.rental_usd_per_gpu_hour {
+            check_pos(file, "rental_usd_per_gpu_hour", p, 1e4)?;
+            if self.rental_year.is_none() {
+                return Err(CatalogError::invalid(file, "rental_year", "required with rental_usd_per_gpu_hour"));
+            }
+        }
+        validate_field_sources(file, &self.field_sources, FIELDS)
+    }
+
+    /// Dense peak for `dtype`.
+    ///
+    /// # Errors
+    /// When the accelerator has no such arithmetic (e.g. bf16 on a V100).
+    pub fn peak(&self, dtype: Dtype) -> Result<FlopPerSec, String> {
+        self.peak_tflops.get(dtype).map(FlopPerSec::from_tflops).ok_or_else(|| {
+            let have: Vec<&str> = Dtype::ALL.iter().filter(|d| self.peak_tflops.get(**d).is_some()).map(|d| d.name()).collect();
+            format!("accelerator `{}` has no {dtype} arithmetic; use `--dtype` with one of: {}", self.id, have.join(", "))
+        })
+    }
+    #[must_use]
+    pub fn memory(&self) -> Bytes {
+        Bytes::from_gib(self.memory_gib)
+    }
+    #[must_use]
+    pub fn bandwidth(&self) -> BytesPerSec {
+        BytesPerSec::from_gb_s(self.memory_bandwidth_gb_s)
+    }
+    #[must_use]
+    pub fn tdp(&self) -> Watts {
+        Watts::new(self.tdp_w)
+    }
+    #[must_use]
+    pub fn idle(&self) -> Watts {
+        Watts::new(self.idle_w)
+    }
+    #[must_use]
+    pub fn embodied(&self) -> KgCo2e {
+        KgCo2e::new(self.embodied_kgco2e)
+    }
+    #[must_use]
+    pub fn lifetime_years(&self) -> f64 {
+        self.lifetime_years.unwrap_or(DEFAULT_LIFETIME_YEARS)
+    }
+    #[must_use]
+    pub fn purchase(&self) -> Option<Usd> {
+        self.purchase_usd.map(Usd::new)
+    }
+    #[must_use]
+    pub fn rental(&self) -> Option<UsdPerGpuHour> {
+        self.rental_usd_per_gpu_hour.map(UsdPerGpuHour::new)
+    }
+    /// Source of a field: its `[field_sources]` entry, else the file's source.
+    #[must_use]
+    pub fn source_of(&self, field: &str) -> String {
+        self.field_sources.get(field).cloned().unwrap_or_else(|| format!("{} ({})", self.source, self.source_year))
+    }
+}

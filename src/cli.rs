@@ -1,0 +1,315 @@
+//! The command-line surface (clap derive). Parsing only; [`run`] builds the
+//! library objects and prints. Errors go to stderr with a non-zero exit; a
+//! file given with `--out` is written whole or not at all.
+
+use crate::catalog::{self, Kind};
+use crate::estimate;
+use crate::report::{self, Format};
+use crate::scenario::{parse_count, set_fields, Count, FineTuneKind, ScenarioInput};
+use crate::dtype::Dtype;
+use crate::flops::Recompute;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(name = "flopprint", version, about = "What training a neural network will cost before you pay for it: time, GPU-hours, money, energy and CO2e.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Estimate (or account) a training run: FLOPs, time, energy, CO2e, cost.
+    Estimate(EstimateArgs),
+    /// List catalog entries.
+    List {
+        /// What to list.
+        what: ListWhat,
+    },
+    /// Show one catalog entry (accelerator, system, site or model) with its sources.
+    Show {
+        /// The id, e.g. a100-sxm4-80gb, dgx-h100, france, gpt3-175b.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListWhat {
+    Hardware,
+    Systems,
+    Sites,
+    Models,
+}
+
+fn count(s: &str) -> Result<Count, String> {
+    parse_count(s).map(Count)
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ScenarioFlags {
+    /// Model: catalog id, a model TOML, or a Hugging Face config.json path.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// System (node type) id, e.g. dgx-a100-80gb.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Accelerator id (when no system is given), e.g. rtx-4090.
+    #[arg(long)]
+    pub accelerator: Option<String>,
+    /// Number of nodes of --system.
+    #[arg(long)]
+    pub nodes: Option<u64>,
+    /// Number of accelerators.
+    #[arg(long)]
+    pub gpus: Option<u64>,
+    /// Training tokens: 300e9, 300B, 1.4T.
+    #[arg(long, value_parser = count)]
+    pub tokens: Option<Count>,
+    /// Sequence length.
+    #[arg(long)]
+    pub seq_len: Option<u64>,
+    /// Global batch size in sequences.
+    #[arg(long)]
+    pub global_batch: Option<u64>,
+    /// Micro-batch size in sequences.
+    #[arg(long)]
+    pub micro_batch: Option<u64>,
+    /// Tensor-parallel size.
+    #[arg(long)]
+    pub tp: Option<u64>,
+    /// Pipeline-parallel size.
+    #[arg(long)]
+    pub pp: Option<u64>,
+    /// Virtual pipeline stages per device (interleaved 1F1B).
+    #[arg(long)]
+    pub interleave: Option<u64>,
+    /// Sequence parallelism (true/false).
+    #[arg(long)]
+    pub sp: Option<bool>,
+    /// Expert-parallel size (MoE).
+    #[arg(long)]
+    pub ep: Option<u64>,
+    /// ZeRO stage 0-3.
+    #[arg(long)]
+    pub zero: Option<u8>,
+    /// Activation recomputation.
+    #[arg(long, value_parser = |s: &str| s.parse::<Recompute>())]
+    pub recompute: Option<Recompute>,
+    /// Arithmetic: fp64, fp32, tf32, fp16, bf16, fp8.
+    #[arg(long, value_parser = |s: &str| s.parse::<Dtype>())]
+    pub dtype: Option<Dtype>,
+    /// Model-FLOPs utilisation in (0, 1], overriding the default / simulator.
+    #[arg(long)]
+    pub mfu: Option<f64>,
+    /// Site id (grid intensity, PUE, electricity price), e.g. france.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Power usage effectiveness, overriding the site's.
+    #[arg(long)]
+    pub pue: Option<f64>,
+    /// Grid carbon intensity in gCO2e/kWh, overriding the site's.
+    #[arg(long)]
+    pub grid_intensity: Option<f64>,
+    /// Electricity price in USD/kWh, overriding the site's.
+    #[arg(long)]
+    pub electricity_price: Option<f64>,
+    /// Rental price in USD per GPU-hour.
+    #[arg(long)]
+    pub price_per_gpu_hour: Option<f64>,
+    /// Measured wall-clock hours (accounting mode).
+    #[arg(long)]
+    pub hours: Option<f64>,
+    /// Measured GPU-hours (accounting mode).
+    #[arg(long)]
+    pub gpu_hours: Option<f64>,
+    /// Average power per GPU in W, including its share of the node.
+    #[arg(long)]
+    pub power_per_gpu: Option<f64>,
+    /// Average power of the whole job in W.
+    #[arg(long)]
+    pub total_power: Option<f64>,
+    /// Fine-tuning: full or lora.
+    #[arg(long)]
+    pub fine_tune: Option<FineTuneArg>,
+    /// LoRA rank (with --fine-tune lora; default 8).
+    #[arg(long)]
+    pub lora_rank: Option<u32>,
+    /// Leave out embodied (manufacturing) carbon.
+    #[arg(long)]
+    pub no_embodied: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FineTuneArg {
+    Full,
+    Lora,
+}
+
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    /// Scenario TOML (fields as the flags); flags override it.
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: ScenarioFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write to this file instead of stdout (written whole or not at all).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl ScenarioFlags {
+    #[must_use]
+    pub fn to_input(&self) -> ScenarioInput {
+        ScenarioInput {
+            model: self.model.clone(),
+            system: self.system.clone(),
+            accelerator: self.accelerator.clone(),
+            nodes: self.nodes,
+            gpus: self.gpus,
+            tokens: self.tokens,
+            seq_len: self.seq_len,
+            global_batch: self.global_batch,
+            micro_batch: self.micro_batch,
+            tp: self.tp,
+            pp: self.pp,
+            interleave: self.interleave,
+            sp: self.sp,
+            ep: self.ep,
+            zero: self.zero,
+            recompute: self.recompute,
+            dtype: self.dtype,
+            mfu: self.mfu,
+            site: self.site.clone(),
+            pue: self.pue,
+            grid_intensity: self.grid_intensity,
+            electricity_price: self.electricity_price,
+            price_per_gpu_hour: self.price_per_gpu_hour,
+            hours: self.hours,
+            gpu_hours: self.gpu_hours,
+            power_per_gpu: self.power_per_gpu,
+            total_power: self.total_power,
+            fine_tune: self.fine_tune.map(|f| match f {
+                FineTuneArg::Full => FineTuneKind::Full,
+                FineTuneArg::Lora => FineTuneKind::Lora,
+            }),
+            lora_rank: self.lora_rank,
+            embodied: if self.no_embodied { Some(false) } else { None },
+            ..ScenarioInput::default()
+        }
+    }
+}
+
+/// Writes bytes to `out` atomically (temp file + rename), or to stdout.
+///
+/// # Errors
+/// I/O failure, naming the path.
+pub fn emit(bytes: &[u8], out: Option<&Path>) -> Result<()> {
+    match out {
+        None => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(bytes).context("writing to stdout")?;
+            Ok(())
+        }
+        Some(p) => {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let tmp = dir.join(format!(".{}.tmp-{}", p.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+            std::fs::write(&tmp, bytes).with_context(|| format!("--out {}: cannot write", p.display()))?;
+            std::fs::rename(&tmp, p).with_context(|| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("--out {}: cannot move the finished file into place", p.display())
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// Builds the scenario input: the file (or the built-in default) with the
+/// flags laid over it. Returns the input and the fields taken from the
+/// built-in default.
+///
+/// # Errors
+/// Unreadable or malformed scenario file.
+pub fn scenario_input(file: Option<&Path>, flags: &ScenarioFlags) -> Result<(ScenarioInput, Vec<String>)> {
+    let over = flags.to_input();
+    match file {
+        Some(p) => {
+            let mut base = ScenarioInput::from_path(p)?;
+            base.merge(&over);
+            Ok((base, Vec::new()))
+        }
+        None => {
+            let mut base = ScenarioInput::builtin();
+            let given = set_fields(&over);
+            base.merge(&over);
+            if !given.is_empty() {
+                base.name = None;
+            }
+            let defaulted: Vec<String> = set_fields(&base).into_iter().filter(|f| !given.contains(f) && f != "name").collect();
+            Ok((base, defaulted))
+        }
+    }
+}
+
+/// Runs the CLI.
+///
+/// # Errors
+/// Any user-facing error, with a message naming the flag/file and the fix.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Estimate(a) => {
+            let (input, defaulted) = scenario_input(a.scenario.as_deref(), &a.flags)?;
+            let sc = input.resolve(defaulted)?;
+            let e = estimate::estimate(&sc)?;
+            let bytes = report::exporter(a.format).render(&e).map_err(anyhow::Error::msg)?;
+            emit(&bytes, a.out.as_deref())
+        }
+        Command::List { what } => {
+            let kind = match what {
+                ListWhat::Hardware => Kind::Accelerator,
+                ListWhat::Systems => Kind::System,
+                ListWhat::Sites => Kind::Site,
+                ListWhat::Models => Kind::Model,
+            };
+            let mut out = String::new();
+            for id in catalog::ids(kind) {
+                let line = match kind {
+                    Kind::Accelerator => catalog::accelerator(&id).map(|a| format!("{id:<22} {} ({} GiB, {} W)", a.name, a.memory_gib, a.tdp_w))?,
+                    Kind::System => catalog::system(&id).map(|s| format!("{id:<22} {} ({} x {}, {} W max)", s.name, s.accelerators_per_node, s.accelerator, s.node_max_power_w))?,
+                    Kind::Site => catalog::site(&id).map(|s| format!("{id:<32} {} ({} gCO2e/kWh, PUE {})", s.name, s.grid_gco2e_per_kwh, s.pue))?,
+                    Kind::Model => catalog::model(&id).map(|m| format!("{id:<24} {} ({} params)", m.name, report::si(m.params().total)))?,
+                };
+                out.push_str(&line);
+                out.push('\n');
+            }
+            emit(out.as_bytes(), None)
+        }
+        Command::Show { id } => {
+            let text = show(&id)?;
+            emit(text.as_bytes(), None)
+        }
+    }
+}
+
+fn show(id: &str) -> Result<String> {
+    for kind in [Kind::Accelerator, Kind::System, Kind::Site, Kind::Model] {
+        if catalog::ids(kind).iter().any(|i| i == id) {
+            let body = match kind {
+                Kind::Accelerator => toml::to_string_pretty(&catalog::accelerator(id)?)?,
+                Kind::System => toml::to_string_pretty(&catalog::system(id)?)?,
+                Kind::Site => toml::to_string_pretty(&catalog::site(id)?)?,
+                Kind::Model => {
+                    let m = catalog::model(id)?;
+                    let p = m.params();
+                    format!("{}\n# computed: params_total = {:.4e}, params_active = {:.4e}\n", toml::to_string_pretty(&m)?, p.total, p.active)
+                }
+            };
+            return Ok(format!("# {}/{id}.toml\n{body}", kind.prefix()));
+        }
+    }
+    anyhow::bail!("unknown id `{id}`: not an accelerator, system, site or model; run `flopprint list hardware|systems|sites|models`")
+}

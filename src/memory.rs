@@ -1,0 +1,139 @@
+//! Memory per device for a plan: weights, gradients, optimizer states,
+//! activations, and a framework reserve.
+//!
+//! * Model states (Rajbhandari et al. 2020, ZeRO, §3.1): mixed-precision
+//!   Adam keeps 2 bytes of fp16/bf16 weights, 2 of gradients and 12 of fp32
+//!   master weights, momentum and variance per parameter (16 B/param);
+//!   fp32 training keeps 4 + 4 + 8. ZeRO-1 shards the optimizer states over
+//!   data parallelism, ZeRO-2 also gradients, ZeRO-3 also weights.
+//! * Activations (Korthikanti et al. 2022, §4, Table 2) per layer and
+//!   micro-batch of `b` sequences of length `s`, in bytes at 16-bit:
+//!   `s·b·h·(34 + 5·a·s/h)` without parallelism; the terms split as
+//!   attention 11·sbh + 5·a·s²·b, MLP 19·sbh, norms 4·sbh. Tensor
+//!   parallelism divides all but 10·sbh by t; sequence parallelism divides
+//!   those too; selective recomputation drops the 5·a·s²·b term; full
+//!   recomputation keeps only each layer's 2·sbh input. The MLP term is
+//!   generalised to FFN width and gated units (2 + ffn/h·(4 or 6) + 1).
+//! * 1F1B keeps `p` micro-batches in flight on the first stage, so it holds
+//!   the activations of `L/p x p = L` layers; interleaving by `v` multiplies
+//!   this by `1 + (p−1)/(p·v)` (Korthikanti 2022 §4.2.3).
+
+use crate::catalog::ModelSpec;
+use crate::dtype::Dtype;
+use crate::flops::{lora_params, FineTune, Recompute};
+use crate::plan::Plan;
+use crate::units::Bytes;
+use serde::Serialize;
+
+/// Memory the framework keeps beyond tensors: CUDA context, cuBLAS
+/// workspaces, allocator fragmentation. An assumption (1 GiB), not a fit:
+/// PyTorch's CUDA context alone takes 0.3–0.8 GiB on recent drivers.
+pub const FRAMEWORK_RESERVE_GIB: f64 = 1.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MemoryBreakdown {
+    pub weights_gib: f64,
+    pub gradients_gib: f64,
+    pub optimizer_gib: f64,
+    pub activations_gib: f64,
+    pub reserve_gib: f64,
+    pub total_gib: f64,
+    pub capacity_gib: f64,
+    pub fits: bool,
+}
+
+/// Parameters held by the most loaded device (first pipeline stage), and the
+/// trainable share of them.
+fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
+    let p = spec.params();
+    let layers = spec.total_layers().max(1) as f64;
+    let mut body = p.total - p.embedding - if spec.tied_embeddings { 0.0 } else { spec.vocab as f64 * spec.hidden as f64 };
+    // expert weights are split across expert-parallel ranks
+    if let Some(m) = &spec.moe {
+        let f = m.expert_ffn_hidden as f64;
+        let expert = spec.activation.ffn_matrices() * spec.hidden as f64 * f * f64::from(m.experts) * spec.moe_layers() as f64;
+        body = body - expert + expert / plan.ep as f64;
+    }
+    let per_stage = body * (layers / plan.pp as f64).ceil() / layers;
+    (per_stage + p.embedding) / plan.tp as f64
+}
+
+fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> f64 {
+    let h = spec.hidden as f64;
+    let a = spec.heads as f64;
+    let t = plan.tp as f64;
+    let ffn = match &spec.moe {
+        Some(m) => m.expert_ffn_hidden as f64 * f64::from(m.top_k + m.shared_experts),
+        None => spec.ffn_hidden as f64,
+    };
+    let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + 1.0;
+    let sbh = s * b * h;
+    // 16-bit activations: the coefficients are bytes at 2 bytes/element
+    let scale = plan.dtype.bytes().max(2.0) / 2.0;
+    if plan.recompute == Recompute::Full {
+        let input = 2.0 * sbh * scale;
+        return if plan.sp { input / t } else { input };
+    }
+    let attn_core = if plan.recompute == Recompute::Selective { 0.0 } else { 5.0 * a * s * s * b };
+    // parts replicated across TP ranks without SP: layernorm inputs (4sbh),
+    // attention and MLP dropout masks/inputs (Korthikanti Table 2: 10sbh)
+    let replicated = 10.0 * sbh;
+    let shardable = (11.0 + mlp + 4.0) * sbh - replicated + attn_core;
+    (if plan.sp { (replicated + shardable) / t } else { replicated + shardable / t }) * scale
+}
+
+/// Memory per device of the most loaded device.
+#[must_use]
+pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTune, capacity: Bytes) -> MemoryBreakdown {
+    let params = params_on_device(spec, plan);
+    let dp = plan.dp as f64;
+    let (w_b, g_b, o_b) = if plan.dtype.is_mixed_precision() {
+        (plan.dtype.bytes().max(2.0), 2.0, 12.0)
+    } else {
+        (plan.dtype.bytes(), plan.dtype.bytes(), 2.0 * plan.dtype.bytes())
+    };
+    let trainable = match fine_tune {
+        FineTune::Full => params,
+        FineTune::Lora { rank } => lora_params(spec, rank) / (plan.pp * plan.tp) as f64,
+    };
+    let shard = |stage: u8| if plan.zero >= stage { dp } else { 1.0 };
+    let weights = params * w_b / shard(3);
+    let grads = trainable * g_b / shard(2);
+    let optim = trainable * o_b / shard(1);
+    let s = seq_len as f64;
+    let b = plan.micro_batch as f64;
+    let layers = spec.total_layers() as f64;
+    let p = plan.pp as f64;
+    let v = plan.interleave as f64;
+    let in_flight = if plan.pp > 1 { 1.0 + (p - 1.0) / (p * v) } else { 1.0 };
+    let mut act = activation_bytes_per_layer(spec, plan, s, b) * layers * in_flight / if plan.pp > 1 { 1.0 } else { 1.0 };
+    if plan.pp == 1 {
+        // no pipeline: one micro-batch's activations of all layers
+        act = activation_bytes_per_layer(spec, plan, s, b) * layers;
+    }
+    // embedding dropout output and, on a single stage, the logits (fp32
+    // softmax input): Korthikanti 2022 §4.3.
+    act += s * b * spec.hidden as f64 * p / plan.tp as f64;
+    if plan.pp == 1 {
+        act += 4.0 * s * b * spec.vocab as f64 / plan.tp as f64;
+    }
+    let gib = |x: f64| Bytes::new(x).gib();
+    let reserve = FRAMEWORK_RESERVE_GIB;
+    let total = gib(weights) + gib(grads) + gib(optim) + gib(act) + reserve;
+    MemoryBreakdown {
+        weights_gib: gib(weights),
+        gradients_gib: gib(grads),
+        optimizer_gib: gib(optim),
+        activations_gib: gib(act),
+        reserve_gib: reserve,
+        total_gib: total,
+        capacity_gib: capacity.gib(),
+        fits: total <= capacity.gib(),
+    }
+}
+
+/// Bytes per element the plan stores activations in.
+#[must_use]
+pub fn activation_dtype_bytes(d: Dtype) -> f64 {
+    d.bytes().max(2.0)
+}

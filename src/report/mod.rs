@@ -1,0 +1,130 @@
+//! Rendering an [`Estimate`](crate::estimate::Estimate): one exporter per
+//! file, each returning bytes, so every format is testable without disk.
+
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use crate::estimate::Estimate;
+
+/// Output formats of `estimate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// An exporter turns an estimate into bytes.
+pub trait Exporter {
+    /// # Errors
+    /// Serialization failure.
+    fn render(&self, e: &Estimate) -> Result<Vec<u8>, String>;
+}
+
+/// The exporter for a format.
+#[must_use]
+pub fn exporter(f: Format) -> Box<dyn Exporter> {
+    match f {
+        Format::Table => Box::new(table::Table),
+        Format::Json => Box::new(json::Json),
+        Format::Markdown => Box::new(markdown::Markdown),
+    }
+}
+
+/// Human formatting of a large number with SI suffix: 1.23e12 -> "1.23 T".
+#[must_use]
+pub fn si(v: f64) -> String {
+    let a = v.abs();
+    let (d, s) = if a >= 1e21 {
+        (1e21, "Z")
+    } else if a >= 1e18 {
+        (1e18, "E")
+    } else if a >= 1e15 {
+        (1e15, "P")
+    } else if a >= 1e12 {
+        (1e12, "T")
+    } else if a >= 1e9 {
+        (1e9, "G")
+    } else if a >= 1e6 {
+        (1e6, "M")
+    } else if a >= 1e3 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    format!("{} {s}", sig3(v / d)).trim_end().to_string()
+}
+
+/// Three significant digits.
+#[must_use]
+pub fn sig3(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Dollars with thousands separators.
+#[must_use]
+pub fn usd(v: f64) -> String {
+    let r = v.round() as i128;
+    let s = r.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{}${out}", if r < 0 { "-" } else { "" })
+}
+
+/// The rows shared by the table and Markdown reports: (section, label, value).
+#[must_use]
+pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "n/a".to_string(), f);
+    let mut r = vec![
+        ("Run", "model".into(), format!("{} ({})", e.model, e.model_name)),
+        ("Run", "hardware".into(), format!("{} x {}{}", e.gpus, e.accelerator, e.system.as_ref().map_or(String::new(), |s| format!(" in {} {s} nodes", e.nodes.unwrap_or(0))))),
+        ("Run", "site".into(), e.site.clone()),
+        ("Run", "mode".into(), format!("{:?}", e.mode).to_lowercase()),
+        ("Run", "plan".into(), format!(
+            "TP {} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
+            e.plan.tp, e.plan.pp, e.plan.dp,
+            if e.plan.interleave > 1 { format!(" (interleave {})", e.plan.interleave) } else { String::new() },
+            if e.plan.sp { ", SP" } else { "" },
+            e.plan.zero, e.plan.recompute, e.plan.micro_batch, e.plan.global_batch, e.plan.chosen_by
+        )),
+        ("Compute", "parameters".into(), format!("{} total, {} active{}", si(e.params_total), si(e.params_active), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", si(e.params_trainable), e.fine_tune) })),
+        ("Compute", "tokens".into(), opt(e.tokens, &|t| format!("{} (seq len {})", si(t), e.seq_len))),
+        ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
+        ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),
+        ("Compute", "step time".into(), opt(e.step_time_s, &|s| format!("{} s x {} steps", sig3(s), opt(e.steps, &|n| format!("{n:.0}"))))),
+        ("Compute", "memory per GPU".into(), format!("{:.1} / {:.1} GiB ({})", e.memory_per_gpu_gib, e.memory_capacity_gib, if e.fits_in_memory { "fits" } else { "DOES NOT FIT" })),
+        ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
+        ("Time", "GPU-hours".into(), si(e.gpu_hours)),
+        ("Energy", "power".into(), format!("{} W per GPU, {}W total", sig3(e.power_per_gpu_w), si(e.power_total_w))),
+        ("Energy", "IT energy".into(), format!("{}Wh", si(e.energy_it_kwh * 1000.0))),
+    ];
+    if let (Some(a), Some(n)) = (e.energy_accelerators_kwh, e.energy_node_rest_kwh) {
+        r.push(("Energy", "  of which".into(), format!("accelerators {}Wh, rest of node {}Wh ({:.0} %)", si(a * 1000.0), si(n * 1000.0), 100.0 * n / e.energy_it_kwh)));
+    }
+    r.extend([
+        ("Energy", "facility energy".into(), format!("{}Wh (PUE {})", si(e.energy_facility_kwh * 1000.0), e.pue)),
+        ("Carbon", "operational".into(), format!("{} tCO2e (grid {} gCO2e/kWh)", sig3(e.co2e_operational_kg / 1000.0), sig3(e.grid_gco2e_per_kwh))),
+        ("Carbon", "embodied".into(), format!("{} tCO2e", sig3(e.co2e_embodied_kg / 1000.0))),
+        ("Carbon", "total".into(), format!("{} tCO2e = {} NY-SF round-trip flights = {} car-km", sig3(e.co2e_total_t), sig3(e.flights_ny_sf), si(e.car_km))),
+        ("Cost", "rental".into(), opt(e.cost_rental_usd, &|c| format!("{} (at ${:.2}/GPU-hour)", usd(c), e.price_per_gpu_hour_usd.unwrap_or(0.0)))),
+        ("Cost", "owned".into(), opt(e.cost_owned_usd, &|c| format!("{} = capex {} + electricity {} (${}/kWh)", usd(c), usd(e.capex_usd.unwrap_or(0.0)), usd(e.electricity_cost_usd), e.electricity_price_usd_per_kwh))),
+    ]);
+    r
+}

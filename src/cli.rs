@@ -149,6 +149,7 @@ pub enum FineTuneArg {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct EstimateArgs {
     /// Scenario TOML (fields as the flags); flags override it.
     pub scenario: Option<PathBuf>,
@@ -244,6 +245,11 @@ pub fn scenario_input(file: Option<&Path>, flags: &ScenarioFlags) -> Result<(Sce
         }
         None => {
             let mut base = ScenarioInput::builtin();
+            if over.model.is_some() {
+                // the default's sequence length and batch belong to its model
+                base.seq_len = None;
+                base.global_batch = None;
+            }
             let given = set_fields(&over);
             base.merge(&over);
             if !given.is_empty() {

@@ -94,6 +94,11 @@ pub struct Estimate {
     pub electricity_price_usd_per_kwh: f64,
     pub electricity_cost_usd: f64,
     pub cost_owned_usd: Option<f64>,
+    /// Capex amortised over the hardware lifetime for this run's duration,
+    /// plus electricity (Epoch AI's "owned hardware" accounting, Cottier et
+    /// al. 2024, amortises hardware cost over its useful life).
+    pub cost_owned_amortised_usd: Option<f64>,
+    pub hardware_lifetime_years: f64,
     pub memory_per_gpu_gib: f64,
     pub memory_capacity_gib: f64,
     pub fits_in_memory: bool,
@@ -141,6 +146,11 @@ fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>) -> Result<(Plan, Mem
         Some(p) => vec![p],
         None => divisors(spec.total_layers()).into_iter().filter(|p| *p <= 128).collect(),
     };
+    if let Some(tp) = i.tp {
+        if tp > 0 && spec.heads % tp != 0 {
+            return Err(PlanError::TpHeads { tp, heads: spec.heads }.into());
+        }
+    }
     let mut first_err = None;
     let mut best: Option<(Plan, MemoryBreakdown)> = None;
     for &tp in &tps {
@@ -395,6 +405,8 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
         electricity_price_usd_per_kwh: elec.value(),
         electricity_cost_usd: fp.electricity_cost.value(),
         cost_owned_usd: fp.cost_owned().map(Usd::value),
+        cost_owned_amortised_usd: fp.capex.map(|c| (c * (wall.value() / (lifetime * footprint::SECONDS_PER_YEAR)) + fp.electricity_cost).value()),
+        hardware_lifetime_years: lifetime,
         memory_per_gpu_gib: mem.total_gib,
         memory_capacity_gib: mem.capacity_gib,
         fits_in_memory: mem.fits,

@@ -73,6 +73,16 @@ pub fn sig3(v: f64) -> String {
     }
 }
 
+/// A mass of CO2e in readable units: t above one tonne, else kg.
+#[must_use]
+pub fn mass(kg: f64) -> String {
+    if kg.abs() >= 1000.0 {
+        format!("{} tCO2e", sig3(kg / 1000.0))
+    } else {
+        format!("{} kgCO2e", sig3(kg))
+    }
+}
+
 /// Dollars with thousands separators.
 #[must_use]
 pub fn usd(v: f64) -> String {
@@ -120,11 +130,12 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
     }
     r.extend([
         ("Energy", "facility energy".into(), format!("{}Wh (PUE {})", si(e.energy_facility_kwh * 1000.0), e.pue)),
-        ("Carbon", "operational".into(), format!("{} tCO2e (grid {} gCO2e/kWh)", sig3(e.co2e_operational_kg / 1000.0), sig3(e.grid_gco2e_per_kwh))),
-        ("Carbon", "embodied".into(), format!("{} tCO2e", sig3(e.co2e_embodied_kg / 1000.0))),
-        ("Carbon", "total".into(), format!("{} tCO2e = {} NY-SF round-trip flights = {} car-km", sig3(e.co2e_total_t), sig3(e.flights_ny_sf), si(e.car_km))),
+        ("Carbon", "operational".into(), format!("{} (grid {} gCO2e/kWh)", mass(e.co2e_operational_kg), sig3(e.grid_gco2e_per_kwh))),
+        ("Carbon", "embodied".into(), format!("{} (hardware lifetime {} years)", mass(e.co2e_embodied_kg), e.hardware_lifetime_years)),
+        ("Carbon", "total".into(), format!("{} = {} NY-SF round-trip flights = {} car-km", mass(e.co2e_total_kg), sig3(e.flights_ny_sf), si(e.car_km))),
         ("Cost", "rental".into(), opt(e.cost_rental_usd, &|c| format!("{} (at ${:.2}/GPU-hour)", usd(c), e.price_per_gpu_hour_usd.unwrap_or(0.0)))),
         ("Cost", "owned".into(), opt(e.cost_owned_usd, &|c| format!("{} = capex {} + electricity {} (${}/kWh)", usd(c), usd(e.capex_usd.unwrap_or(0.0)), usd(e.electricity_cost_usd), e.electricity_price_usd_per_kwh))),
+        ("Cost", "owned, amortised".into(), opt(e.cost_owned_amortised_usd, &|c| format!("{} (capex x run time / {} years + electricity)", usd(c), e.hardware_lifetime_years))),
     ]);
     r
 }

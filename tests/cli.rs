@@ -1,0 +1,232 @@
+//! The CLI as a user runs it: each test reads like a usage example.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn flopprint() -> Command {
+    Command::cargo_bin("flopprint").unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = flopprint().args(args).args(["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("field {k} missing or not a number: {}", v[k]))
+}
+
+fn seed(name: &str) -> String {
+    format!("{}/reports/seed/{name}.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn estimate_with_no_arguments_prints_the_default_scenario() {
+    flopprint()
+        .arg("estimate")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("256 DGX H100 nodes"))
+        .stdout(predicate::str::contains("wall clock"))
+        .stdout(predicate::str::contains("tCO2e"));
+}
+
+#[test]
+fn json_contract_has_every_documented_field() {
+    let v = json(&["estimate"]);
+    for k in [
+        "params_total", "params_active", "tokens", "flops_total", "flops_per_token", "step_time_s", "mfu",
+        "model_tflops_per_gpu", "wall_time_h", "gpu_hours", "energy_it_kwh", "energy_facility_kwh",
+        "co2e_operational_kg", "co2e_embodied_kg", "co2e_total_kg", "cost_rental_usd", "capex_usd",
+        "cost_owned_usd", "memory_per_gpu_gib", "fits_in_memory", "flights_ny_sf",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    // internal consistency: energy = power x time, facility = IT x PUE
+    let e_it = num(&v, "power_total_w") * num(&v, "wall_time_h") / 1000.0;
+    assert!((num(&v, "energy_it_kwh") - e_it).abs() / e_it < 1e-9);
+    let fac = num(&v, "energy_it_kwh") * num(&v, "pue");
+    assert!((num(&v, "energy_facility_kwh") - fac).abs() / fac < 1e-9);
+    let total = num(&v, "co2e_operational_kg") + num(&v, "co2e_embodied_kg");
+    assert!((num(&v, "co2e_total_kg") - total).abs() / total < 1e-9);
+}
+
+/// Seed: Megatron-Turing NLG 530B, "close to $100M" of hardware: 560 DGX
+/// A100 at $199,000 (2020 list price) = $111.44M.
+#[test]
+fn seed_mt_nlg_capex_is_111_million() {
+    let v = json(&["estimate", &seed("mt-nlg-530b")]);
+    assert_eq!(v["gpus"], 4480);
+    assert!((num(&v, "capex_usd") - 111_440_000.0).abs() < 1.0);
+    assert!(num(&v, "cost_rental_usd") > 1e6);
+    // fully loaded DGX A100 at 6.5 kW: 560 x 6.5 kW
+    assert!((num(&v, "power_total_w") - 560.0 * 6500.0).abs() < 1e-6);
+    let rest = num(&v, "energy_node_rest_kwh") / num(&v, "energy_it_kwh");
+    assert!(rest > 0.3 && rest < 0.6, "non-GPU share of node energy {rest}");
+}
+
+/// Seed: Strubell et al. 2019 Table 3, BERT-base: 1,438 lbs CO2e, about
+/// 0.72 NY-SF round trips (1,984 lbs each).
+#[test]
+fn seed_strubell_bert_is_a_trans_american_flight() {
+    let v = json(&["estimate", &seed("strubell-bert-base")]);
+    let lbs = num(&v, "co2e_total_kg") / 0.453_592_37;
+    assert!((lbs - 1438.0).abs() / 1438.0 < 0.01, "{lbs} lbs");
+    assert!((num(&v, "flights_ny_sf") - 0.72).abs() < 0.01);
+    assert_eq!(v["mode"], "account");
+    assert!((num(&v, "gpu_hours") - 64.0 * 79.2).abs() < 1e-6);
+}
+
+#[test]
+fn lora_costs_less_than_full_fine_tune_which_costs_less_than_pretraining() {
+    let pre = json(&["estimate", &seed("llama2-7b-pretrain")]);
+    let full = json(&["estimate", &seed("llama2-7b-finetune-full")]);
+    let lora = json(&["estimate", &seed("llama2-7b-finetune-lora")]);
+    assert!(num(&lora, "flops_total") < num(&full, "flops_total"));
+    assert!(num(&full, "flops_total") < num(&pre, "flops_total"));
+    assert!(num(&lora, "memory_per_gpu_gib") < num(&full, "memory_per_gpu_gib"));
+    assert!(num(&lora, "params_trainable") < 0.01 * num(&lora, "params_total"));
+}
+
+#[test]
+fn flags_override_the_scenario_file() {
+    let a = json(&["estimate", &seed("llama2-7b-pretrain")]);
+    let b = json(&["estimate", &seed("llama2-7b-pretrain"), "--site", "france"]);
+    assert_eq!(b["site"], "france");
+    assert!(num(&b, "co2e_operational_kg") < num(&a, "co2e_operational_kg"));
+    assert_eq!(a["energy_it_kwh"], b["energy_it_kwh"]);
+}
+
+#[test]
+fn tokens_accept_suffixes() {
+    let a = json(&["estimate", "--model", "gpt2-small", "--accelerator", "rtx-4090", "--tokens", "1.5B"]);
+    let b = json(&["estimate", "--model", "gpt2-small", "--accelerator", "rtx-4090", "--tokens", "1500e6"]);
+    assert_eq!(a["tokens"], b["tokens"]);
+    assert_eq!(num(&a, "tokens"), 1.5e9);
+}
+
+#[test]
+fn accounting_from_gpu_hours() {
+    let v = json(&["estimate", "--model", "llama2-70b", "--system", "dgx-a100-80gb", "--nodes", "64", "--gpu-hours", "1720320", "--tokens", "2T"]);
+    assert_eq!(v["mode"], "account");
+    assert!((num(&v, "gpu_hours") - 1_720_320.0).abs() < 1e-6);
+    let mfu = num(&v, "mfu");
+    assert!(mfu > 0.2 && mfu < 0.8, "{mfu}");
+}
+
+#[test]
+fn more_tokens_never_cost_less() {
+    let mut last = 0.0;
+    for t in ["1B", "10B", "100B"] {
+        let v = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--nodes", "2", "--tokens", t]);
+        let c = num(&v, "co2e_total_kg");
+        assert!(c > last);
+        last = c;
+    }
+}
+
+#[test]
+fn hugging_face_config_as_model() {
+    let p = format!("{}/tests/data/hf/mistral-7b.json", env!("CARGO_MANIFEST_DIR"));
+    let v = json(&["estimate", "--model", &p, "--system", "dgx-h100", "--tokens", "10B"]);
+    assert!((num(&v, "params_total") - 7.24e9).abs() / 7.24e9 < 0.01);
+}
+
+#[test]
+fn list_and_show() {
+    flopprint().args(["list", "models"]).assert().success().stdout(predicate::str::contains("gpt3-175b"));
+    flopprint().args(["list", "sites"]).assert().success().stdout(predicate::str::contains("france"));
+    flopprint().args(["list", "systems"]).assert().success().stdout(predicate::str::contains("dgx-a100-80gb"));
+    flopprint().args(["list", "hardware"]).assert().success().stdout(predicate::str::contains("h100-sxm5-80gb"));
+    flopprint().args(["show", "dgx-a100-80gb"]).assert().success().stdout(predicate::str::contains("6500"));
+}
+
+#[test]
+fn markdown_report_lists_sources() {
+    flopprint()
+        .args(["estimate", "--format", "markdown"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## Sources"))
+        .stdout(predicate::str::contains("| Carbon | total |"));
+}
+
+// ---- bad input: clear error naming the flag/file/field, non-zero exit, no panic, no partial file
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = flopprint().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure for {args:?}");
+    assert!(!err.contains("panicked"), "panic for {args:?}: {err}");
+    assert!(err.contains(needle), "for {args:?} expected `{needle}` in: {err}");
+}
+
+#[test]
+fn unknown_ids_are_named_with_a_suggestion() {
+    fails_with(&["estimate", "--model", "gpt3-175", "--accelerator", "a100-sxm4-80gb", "--tokens", "1B"], "did you mean `gpt3-175b`");
+    fails_with(&["estimate", "--system", "dgx-a100"], "unknown system id `dgx-a100`");
+    fails_with(&["estimate", "--site", "atlantis"], "unknown site id `atlantis`");
+    fails_with(&["show", "nothing-like-this"], "unknown id");
+}
+
+#[test]
+fn bad_numbers_name_the_flag() {
+    fails_with(&["estimate", "--nodes", "0"], "--nodes");
+    fails_with(&["estimate", "--gpus", "-4"], "--gpus");
+    fails_with(&["estimate", "--tokens", "NaN"], "--tokens");
+    fails_with(&["estimate", "--tokens", "abc"], "not a number");
+    fails_with(&["estimate", "--tokens", "1e30"], "--tokens");
+    fails_with(&["estimate", "--mfu", "1.5"], "--mfu");
+    fails_with(&["estimate", "--mfu", "0"], "--mfu");
+    fails_with(&["estimate", "--pue", "0.5"], "--pue");
+    fails_with(&["estimate", "--grid-intensity", "inf"], "--grid-intensity");
+    fails_with(&["estimate", "--hours", "-1"], "--hours");
+    fails_with(&["estimate", "--hours", "1", "--gpu-hours", "8"], "not both");
+    fails_with(&["estimate", "--power-per-gpu", "1e12"], "--power-per-gpu");
+    fails_with(&["estimate", "--dtype", "fp7"], "unknown dtype");
+    fails_with(&["estimate", "--zero", "4"], "--zero");
+}
+
+#[test]
+fn impossible_parallelism_is_explained() {
+    fails_with(&["estimate", "--tp", "3", "--pp", "1"], "--tp 3 does not divide");
+    fails_with(&["estimate", "--tp", "8", "--pp", "7"], "not divisible by --tp 8 x --pp 7");
+    fails_with(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--tp", "1", "--pp", "1", "--global-batch", "100", "--micro-batch", "3"], "--global-batch 100");
+    fails_with(&["estimate", "--dtype", "bf16", "--accelerator", "v100-sxm2-32gb", "--gpus", "8"], "has no bf16");
+}
+
+#[test]
+fn a_plan_that_does_not_fit_is_an_error_with_the_breakdown() {
+    fails_with(&["estimate", "--model", "llama2-70b", "--accelerator", "rtx-4090", "--gpus", "1", "--tokens", "1B"], "does not fit in memory");
+    fails_with(&["estimate", "--model", "gpt3-175b", "--system", "dgx-a100-80gb", "--nodes", "1", "--tp", "8", "--pp", "1", "--tokens", "1B"], "optimizer");
+}
+
+#[test]
+fn malformed_files_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "model = \"gpt3-175b\"\nnodes = [1,\n").unwrap();
+    fails_with(&["estimate", bad.to_str().unwrap()], "bad.toml");
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "modle = \"gpt3-175b\"\n").unwrap();
+    fails_with(&["estimate", typo.to_str().unwrap()], "unknown field `modle`");
+    let json = dir.path().join("config.json");
+    std::fs::write(&json, "{\"model_type\": \"llama\", \"hidden_size\": 4096 ").unwrap();
+    fails_with(&["estimate", "--model", json.to_str().unwrap()], "not valid JSON");
+    std::fs::write(&json, "{\"model_type\": \"llama\", \"hidden_size\": 4096, \"num_attention_heads\": 32, \"vocab_size\": 32000}").unwrap();
+    fails_with(&["estimate", "--model", json.to_str().unwrap()], "num_hidden_layers");
+    fails_with(&["estimate", "/no/such/scenario.toml"], "/no/such/scenario.toml");
+}
+
+#[test]
+fn no_partial_output_file_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("est.json");
+    flopprint().args(["estimate", "--mfu", "7", "--format", "json", "--out", out.to_str().unwrap()]).assert().failure();
+    assert!(!out.exists());
+    flopprint().args(["estimate", "--format", "json", "--out", out.to_str().unwrap()]).assert().success();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(v["co2e_total_kg"].as_f64().unwrap() > 0.0);
+}

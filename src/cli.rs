@@ -161,6 +161,9 @@ pub struct EstimateArgs {
     /// Write to this file instead of stdout (written whole or not at all).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also draw the energy and CO2e plot to this .svg or .png file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 impl ScenarioFlags {
@@ -268,11 +271,24 @@ pub fn scenario_input(file: Option<&Path>, flags: &ScenarioFlags) -> Result<(Sce
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Estimate(a) => {
+            if report::is_binary(a.format) && a.out.is_none() {
+                anyhow::bail!("--format {} is binary: give --out FILE", format!("{:?}", a.format).to_lowercase());
+            }
+            let plot_format = a.plot.as_deref().map(report::plot::PlotFormat::from_path).transpose().map_err(anyhow::Error::msg)?;
             let (input, defaulted) = scenario_input(a.scenario.as_deref(), &a.flags)?;
             let sc = input.resolve(defaulted)?;
             let e = estimate::estimate(&sc)?;
             let bytes = report::exporter(a.format).render(&e).map_err(anyhow::Error::msg)?;
-            emit(&bytes, a.out.as_deref())
+            // render everything before writing anything: no partial outputs
+            let plot = match (plot_format, a.plot.as_deref()) {
+                (Some(f), Some(p)) => Some((report::plot::render(&e, f).map_err(anyhow::Error::msg)?, p)),
+                _ => None,
+            };
+            emit(&bytes, a.out.as_deref())?;
+            if let Some((b, p)) = plot {
+                emit(&b, Some(p))?;
+            }
+            Ok(())
         }
         Command::List { what } => {
             let kind = match what {

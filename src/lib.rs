@@ -16,4 +16,5 @@ pub mod memory;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod uncertainty;
 pub mod units;

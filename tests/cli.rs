@@ -230,3 +230,39 @@ fn no_partial_output_file_on_error() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(v["co2e_total_kg"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn spreadsheet_exports_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = flopprint().args(["estimate", "--format", "csv"]).output().unwrap();
+    assert!(csv.status.success());
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert!(header.contains(&"co2e_total_kg") && header.contains(&"uncertainty.co2e_total_kg.p95"));
+    assert_eq!(text.lines().count(), 2);
+    for (fmt, magic) in [("parquet", &b"PAR1"[..]), ("xlsx", &b"PK"[..])] {
+        let out = dir.path().join(format!("e.{fmt}"));
+        flopprint().args(["estimate", "--format", fmt, "--out", out.to_str().unwrap()]).assert().success();
+        assert!(std::fs::read(&out).unwrap().starts_with(magic));
+    }
+    fails_with(&["estimate", "--format", "parquet"], "give --out");
+    for ext in ["svg", "png"] {
+        let p = dir.path().join(format!("plot.{ext}"));
+        flopprint().args(["estimate", "--plot", p.to_str().unwrap()]).assert().success();
+        assert!(std::fs::metadata(&p).unwrap().len() > 1000);
+    }
+    fails_with(&["estimate", "--plot", "x.pdf"], "--plot x.pdf");
+}
+
+#[test]
+fn estimates_carry_p5_p50_p95_ranges() {
+    let v = json(&["estimate"]);
+    let u = &v["uncertainty"]["co2e_total_kg"];
+    let (p5, p50, p95) = (u["p5"].as_f64().unwrap(), u["p50"].as_f64().unwrap(), u["p95"].as_f64().unwrap());
+    assert!(p5 < p50 && p50 < p95);
+    assert!(p5 < num(&v, "co2e_total_kg") && num(&v, "co2e_total_kg") < p95);
+    // measured inputs are not varied: accounting with measured power and grid has no time spread
+    let a = json(&["estimate", &seed("strubell-bert-base")]);
+    let w = &a["uncertainty"]["wall_time_h"];
+    assert_eq!(w["p5"], w["p95"]);
+}

@@ -52,6 +52,8 @@ fn committed_seed_reports_match_the_code() {
         check(&format!("{name}.md"), &md, &mut mismatches);
     }
     check("finetune-vs-pretrain.md", &side_by_side(), &mut mismatches);
+    let svg = flopprint::report::plot::render(&run("mt-nlg-530b"), flopprint::report::plot::PlotFormat::Svg).unwrap();
+    check("mt-nlg-530b.svg", &String::from_utf8(svg).unwrap(), &mut mismatches);
     assert!(mismatches.is_empty(), "reports/seed out of date: {mismatches:?}; regenerate with `FLOPPRINT_BLESS=1 cargo test --test seed` and review the diff");
 }
 

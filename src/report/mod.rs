@@ -1,7 +1,9 @@
 //! Rendering an [`Estimate`](crate::estimate::Estimate): one exporter per
 //! file, each returning bytes, so every format is testable without disk.
 
+pub mod export;
 pub mod json;
+pub mod plot;
 pub mod markdown;
 pub mod table;
 
@@ -13,6 +15,9 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    Csv,
+    Parquet,
+    Xlsx,
 }
 
 /// An exporter turns an estimate into bytes.
@@ -29,6 +34,24 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
         Format::Table => Box::new(table::Table),
         Format::Json => Box::new(json::Json),
         Format::Markdown => Box::new(markdown::Markdown),
+        Format::Csv => Box::new(Spreadsheet(export::Sheet::Csv)),
+        Format::Parquet => Box::new(Spreadsheet(export::Sheet::Parquet)),
+        Format::Xlsx => Box::new(Spreadsheet(export::Sheet::Xlsx)),
+    }
+}
+
+/// Binary formats must go to a file (`--out`), not a terminal.
+#[must_use]
+pub fn is_binary(f: Format) -> bool {
+    matches!(f, Format::Parquet | Format::Xlsx)
+}
+
+/// One-row spreadsheet of an estimate.
+struct Spreadsheet(export::Sheet);
+
+impl Exporter for Spreadsheet {
+    fn render(&self, e: &Estimate) -> Result<Vec<u8>, String> {
+        export::render(std::slice::from_ref(e), self.0)
     }
 }
 
@@ -137,5 +160,14 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Cost", "owned".into(), opt(e.cost_owned_usd, &|c| format!("{} = capex {} + electricity {} (${}/kWh)", usd(c), usd(e.capex_usd.unwrap_or(0.0)), usd(e.electricity_cost_usd), e.electricity_price_usd_per_kwh))),
         ("Cost", "owned, amortised".into(), opt(e.cost_owned_amortised_usd, &|c| format!("{} (capex x run time / {} years + electricity)", usd(c), e.hardware_lifetime_years))),
     ]);
+    let u = &e.uncertainty;
+    if u.wall_time_h.p95 > u.wall_time_h.p5 * 1.0001 || u.co2e_total_kg.p95 > u.co2e_total_kg.p5 * 1.0001 {
+        r.push(("Range (P5-P95)", "wall clock".into(), format!("{} - {} h", sig3(u.wall_time_h.p5), sig3(u.wall_time_h.p95))));
+        r.push(("Range (P5-P95)", "facility energy".into(), format!("{}Wh - {}Wh", si(u.energy_facility_kwh.p5 * 1000.0), si(u.energy_facility_kwh.p95 * 1000.0))));
+        r.push(("Range (P5-P95)", "CO2e total".into(), format!("{} - {}", mass(u.co2e_total_kg.p5), mass(u.co2e_total_kg.p95))));
+        if let Some(c) = u.cost_rental_usd {
+            r.push(("Range (P5-P95)", "rental".into(), format!("{} - {}", usd(c.p5), usd(c.p95))));
+        }
+    }
     r
 }

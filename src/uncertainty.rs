@@ -1,0 +1,183 @@
+//! Monte Carlo over the uncertain inputs of an estimate → P5 / P50 / P95.
+//!
+//! Every figure flopprint prints is a product of its inputs (time ∝ 1/MFU,
+//! energy = power × time × PUE, CO2e = energy × grid + embodied × time /
+//! lifetime, cost = GPU-hours × price), so each sample rescales the point
+//! estimate by independently drawn factors. Inputs given by the user as
+//! measurements (`--hours`, `--gpu-hours`, `--total-power`, `--power-per-gpu`,
+//! `--pue`, `--grid-intensity`, `--price-per-gpu-hour`, `--mfu`) are not
+//! varied. The spreads below are stated assumptions, each with the evidence
+//! that motivates its width; they are not fitted to any result.
+//!
+//! | input | factor distribution | evidence for the width |
+//! |---|---|---|
+//! | throughput (default MFU) | lognormal, σ = 0.20 | published MFUs on one family span ~0.7–1.3× the default: A100 runs at 30–55 % (Narayanan 2021; Zhang 2022 OPT; Le Scao 2022 BLOOM) |
+//! | throughput (simulated) | lognormal, σ = 0.05 | step-time simulators reach 3–9 % error on Megatron runs (Isaev et al. 2023, Calculon) |
+//! | modelled power | uniform [0.75, 1.0] | GPUs in LLM training draw 75–100 % of TDP (Patterson et al. 2021 Table 4; Luccioni et al. 2022 BLOOM) |
+//! | PUE (site default) | normal, σ = 3 % | quarterly fleet PUE varies ±2–4 % (Google 2023 environmental report) |
+//! | grid intensity (site default) | normal, σ = 10 % | annual averages move ~5–15 % year on year (Ember 2024) |
+//! | embodied carbon | lognormal, σ = 0.5 | LCA estimates for one GPU differ ~2× between methods (LLMCarbon vs vendor PCFs) |
+//! | rental price (catalog) | lognormal, σ = 0.25 | on-demand vs committed vs spot prices differ by ~2× (cloud price lists) |
+//!
+//! Sampling uses a fixed-seed SplitMix64 generator and statrs' inverse CDFs,
+//! so results are reproducible.
+
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// Which inputs vary and by how much (σ of the log, or of the relative
+/// normal), per the table above.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spreads {
+    pub throughput_log_sigma: f64,
+    pub power_low: f64,
+    pub pue_rel_sigma: f64,
+    pub grid_rel_sigma: f64,
+    pub embodied_log_sigma: f64,
+    pub price_log_sigma: f64,
+}
+
+impl Spreads {
+    /// No uncertainty on anything.
+    pub const NONE: Spreads = Spreads { throughput_log_sigma: 0.0, power_low: 1.0, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
+    pub const DEFAULT_MFU_LOG_SIGMA: f64 = 0.20;
+    pub const SIMULATED_LOG_SIGMA: f64 = 0.05;
+    pub const POWER_LOW: f64 = 0.75;
+    pub const PUE_REL_SIGMA: f64 = 0.03;
+    pub const GRID_REL_SIGMA: f64 = 0.10;
+    pub const EMBODIED_LOG_SIGMA: f64 = 0.5;
+    pub const PRICE_LOG_SIGMA: f64 = 0.25;
+}
+
+/// Percentiles of one output.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Range {
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+}
+
+/// P5/P50/P95 of the main outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Uncertainty {
+    pub samples: usize,
+    pub wall_time_h: Range,
+    pub gpu_hours: Range,
+    pub energy_facility_kwh: Range,
+    pub co2e_total_kg: Range,
+    pub cost_rental_usd: Option<Range>,
+    pub spreads: Spreads,
+}
+
+/// The point estimate's figures that samples rescale.
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    pub wall_time_h: f64,
+    pub gpus: f64,
+    pub energy_it_kwh: f64,
+    pub pue: f64,
+    pub grid_g_per_kwh: f64,
+    pub embodied_kg: f64,
+    pub price_per_gpu_hour: Option<f64>,
+}
+
+struct SplitMix64(u64);
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in the open interval (0, 1).
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    // linear interpolation between order statistics (Hyndman & Fan type 7)
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn range(mut v: Vec<f64>) -> Range {
+    v.sort_by(f64::total_cmp);
+    Range { p5: percentile(&v, 0.05), p50: percentile(&v, 0.50), p95: percentile(&v, 0.95) }
+}
+
+/// Draws `n` samples of the outputs.
+#[must_use]
+pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64) -> Uncertainty {
+    let std = Normal::new(0.0, 1.0).expect("unit normal");
+    let mut rng = SplitMix64(seed);
+    let mut z = || std.inverse_cdf(rng.unit());
+    let n = n.max(2);
+    let (mut wall, mut gh, mut energy, mut co2, mut cost) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut rng2 = SplitMix64(seed ^ 0xA5A5_A5A5);
+    for _ in 0..n {
+        let speed = (s.throughput_log_sigma * z()).exp();
+        let power = s.power_low + (1.0 - s.power_low) * rng2.unit();
+        let pue = (p.pue * (1.0 + s.pue_rel_sigma * z())).max(1.0);
+        let grid = (p.grid_g_per_kwh * (1.0 + s.grid_rel_sigma * z())).max(0.0);
+        let emb = p.embodied_kg * (s.embodied_log_sigma * z()).exp();
+        let price = (s.price_log_sigma * z()).exp();
+        let t = p.wall_time_h / speed;
+        let scale_t = t / p.wall_time_h;
+        let e_fac = p.energy_it_kwh * scale_t * power * pue;
+        wall.push(t);
+        gh.push(t * p.gpus);
+        energy.push(e_fac);
+        co2.push(e_fac * grid / 1000.0 + emb * scale_t);
+        if let Some(pr) = p.price_per_gpu_hour {
+            cost.push(t * p.gpus * pr * price);
+        }
+    }
+    Uncertainty {
+        samples: n,
+        wall_time_h: range(wall),
+        gpu_hours: range(gh),
+        energy_facility_kwh: range(energy),
+        co2e_total_kg: range(co2),
+        cost_rental_usd: p.price_per_gpu_hour.map(|_| range(cost)),
+        spreads: *s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point() -> Point {
+        Point { wall_time_h: 100.0, gpus: 8.0, energy_it_kwh: 1000.0, pue: 1.2, grid_g_per_kwh: 400.0, embodied_kg: 50.0, price_per_gpu_hour: Some(2.0) }
+    }
+
+    #[test]
+    fn no_spread_gives_the_point_estimate() {
+        let u = monte_carlo(&point(), &Spreads::NONE, 100, 1);
+        assert!((u.wall_time_h.p5 - 100.0).abs() < 1e-9 && (u.wall_time_h.p95 - 100.0).abs() < 1e-9);
+        let co2 = 1000.0 * 1.2 * 400.0 / 1000.0 + 50.0;
+        assert!((u.co2e_total_kg.p50 - co2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ranges_are_ordered_and_bracket_the_median() {
+        let s = Spreads { throughput_log_sigma: 0.2, power_low: 0.75, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
+        let u = monte_carlo(&point(), &s, 20_000, 7);
+        for r in [u.wall_time_h, u.gpu_hours, u.energy_facility_kwh, u.co2e_total_kg, u.cost_rental_usd.unwrap()] {
+            assert!(r.p5 < r.p50 && r.p50 < r.p95, "{r:?}");
+        }
+        // lognormal σ=0.2: P95/P50 of time = exp(1.645·0.2) = 1.39
+        let ratio = u.wall_time_h.p95 / u.wall_time_h.p50;
+        assert!((ratio - (1.645f64 * 0.2).exp()).abs() < 0.03, "{ratio}");
+    }
+
+    #[test]
+    fn same_seed_same_result() {
+        let s = Spreads { throughput_log_sigma: 0.2, ..Spreads::NONE };
+        assert_eq!(monte_carlo(&point(), &s, 1000, 3), monte_carlo(&point(), &s, 1000, 3));
+    }
+}

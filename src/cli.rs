@@ -253,6 +253,11 @@ pub fn scenario_input(file: Option<&Path>, flags: &ScenarioFlags) -> Result<(Sce
                 base.seq_len = None;
                 base.global_batch = None;
             }
+            if over.system.is_some() || over.accelerator.is_some() {
+                // the default's cluster size belongs to its hardware
+                base.nodes = None;
+                base.gpus = None;
+            }
             let given = set_fields(&over);
             base.merge(&over);
             if !given.is_empty() {

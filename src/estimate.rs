@@ -311,6 +311,9 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
             s.price().map(|p| p * n as f64)
         }
         _ => sc.accelerator.purchase().map(|p| {
+            if let Some(s) = &sc.system {
+                notes.push(format!("no list price for {}: capex counts the {} accelerators only, not the rest of the nodes", s.id, sc.gpus));
+            }
             sources.insert("capex".into(), format!("{} x {}: {}", sc.gpus, sc.accelerator.id, sc.accelerator.source_of("purchase_usd")));
             p * gpus
         }),

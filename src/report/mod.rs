@@ -79,6 +79,16 @@ pub fn si(v: f64) -> String {
     format!("{} {s}", sig3(v / d)).trim_end().to_string()
 }
 
+/// A value with an SI-prefixed unit: `si_unit(2.61e6, "W")` = "2.61 MW".
+#[must_use]
+pub fn si_unit(v: f64, unit: &str) -> String {
+    let s = si(v);
+    match s.split_once(' ') {
+        Some((n, p)) => format!("{n} {p}{unit}"),
+        None => format!("{s} {unit}"),
+    }
+}
+
 /// Three significant digits.
 #[must_use]
 pub fn sig3(v: f64) -> String {
@@ -109,6 +119,9 @@ pub fn mass(kg: f64) -> String {
 /// Dollars with thousands separators.
 #[must_use]
 pub fn usd(v: f64) -> String {
+    if v.abs() < 100.0 {
+        return format!("${v:.2}");
+    }
     let r = v.round() as i128;
     let s = r.abs().to_string();
     let mut out = String::new();
@@ -137,7 +150,7 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
             if e.plan.sp { ", SP" } else { "" },
             e.plan.zero, e.plan.recompute, e.plan.micro_batch, e.plan.global_batch, e.plan.chosen_by
         )),
-        ("Compute", "parameters".into(), format!("{} total, {} active{}", si(e.params_total), si(e.params_active), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", si(e.params_trainable), e.fine_tune) })),
+        ("Compute", "parameters".into(), format!("{} total, {} active{}", si(e.params_total).replace(" G", "B").replace(" M", "M").replace(" T", "T"), si(e.params_active).replace(" G", "B").replace(" M", "M").replace(" T", "T"), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", si(e.params_trainable), e.fine_tune) })),
         ("Compute", "tokens".into(), opt(e.tokens, &|t| format!("{} (seq len {})", si(t), e.seq_len))),
         ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
         ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),
@@ -145,14 +158,14 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Compute", "memory per GPU".into(), format!("{:.1} / {:.1} GiB ({})", e.memory_per_gpu_gib, e.memory_capacity_gib, if e.fits_in_memory { "fits" } else { "DOES NOT FIT" })),
         ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
         ("Time", "GPU-hours".into(), si(e.gpu_hours)),
-        ("Energy", "power".into(), format!("{} W per GPU, {}W total", sig3(e.power_per_gpu_w), si(e.power_total_w))),
-        ("Energy", "IT energy".into(), format!("{}Wh", si(e.energy_it_kwh * 1000.0))),
+        ("Energy", "power".into(), format!("{} W per GPU, {} total", sig3(e.power_per_gpu_w), si_unit(e.power_total_w, "W"))),
+        ("Energy", "IT energy".into(), si_unit(e.energy_it_kwh * 1000.0, "Wh")),
     ];
     if let (Some(a), Some(n)) = (e.energy_accelerators_kwh, e.energy_node_rest_kwh) {
-        r.push(("Energy", "  of which".into(), format!("accelerators {}Wh, rest of node {}Wh ({:.0} %)", si(a * 1000.0), si(n * 1000.0), 100.0 * n / e.energy_it_kwh)));
+        r.push(("Energy", "  of which".into(), format!("accelerators {}, rest of node {} ({:.0} %)", si_unit(a * 1000.0, "Wh"), si_unit(n * 1000.0, "Wh"), 100.0 * n / e.energy_it_kwh)));
     }
     r.extend([
-        ("Energy", "facility energy".into(), format!("{}Wh (PUE {})", si(e.energy_facility_kwh * 1000.0), e.pue)),
+        ("Energy", "facility energy".into(), format!("{} (PUE {})", si_unit(e.energy_facility_kwh * 1000.0, "Wh"), e.pue)),
         ("Carbon", "operational".into(), format!("{} (grid {} gCO2e/kWh)", mass(e.co2e_operational_kg), sig3(e.grid_gco2e_per_kwh))),
         ("Carbon", "embodied".into(), format!("{} (hardware lifetime {} years)", mass(e.co2e_embodied_kg), e.hardware_lifetime_years)),
         ("Carbon", "total".into(), format!("{} = {} NY-SF round-trip flights = {} car-km", mass(e.co2e_total_kg), sig3(e.flights_ny_sf), si(e.car_km))),
@@ -163,7 +176,7 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
     let u = &e.uncertainty;
     if u.wall_time_h.p95 > u.wall_time_h.p5 * 1.0001 || u.co2e_total_kg.p95 > u.co2e_total_kg.p5 * 1.0001 {
         r.push(("Range (P5-P95)", "wall clock".into(), format!("{} - {} h", sig3(u.wall_time_h.p5), sig3(u.wall_time_h.p95))));
-        r.push(("Range (P5-P95)", "facility energy".into(), format!("{}Wh - {}Wh", si(u.energy_facility_kwh.p5 * 1000.0), si(u.energy_facility_kwh.p95 * 1000.0))));
+        r.push(("Range (P5-P95)", "facility energy".into(), format!("{} - {}", si_unit(u.energy_facility_kwh.p5 * 1000.0, "Wh"), si_unit(u.energy_facility_kwh.p95 * 1000.0, "Wh"))));
         r.push(("Range (P5-P95)", "CO2e total".into(), format!("{} - {}", mass(u.co2e_total_kg.p5), mass(u.co2e_total_kg.p95))));
         if let Some(c) = u.cost_rental_usd {
             r.push(("Range (P5-P95)", "rental".into(), format!("{} - {}", usd(c.p5), usd(c.p95))));

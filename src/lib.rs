@@ -16,4 +16,7 @@ pub mod memory;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod search;
+pub mod simulator;
 pub mod units;
+pub mod workload;

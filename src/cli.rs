@@ -8,6 +8,7 @@ use crate::report::{self, Format};
 use crate::scenario::{parse_count, set_fields, Count, FineTuneKind, ScenarioInput};
 use crate::dtype::Dtype;
 use crate::flops::Recompute;
+use crate::search::Objective;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -24,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Estimate (or account) a training run: FLOPs, time, energy, CO2e, cost.
     Estimate(EstimateArgs),
+    /// Search parallelisation plans (TP x PP x interleave x micro-batch x
+    /// recompute x SP x ZeRO x EP) for a fixed cluster and global batch,
+    /// simulate each, and rank the ones that fit in memory.
+    Plan(PlanArgs),
     /// List catalog entries.
     List {
         /// What to list.
@@ -140,6 +145,9 @@ pub struct ScenarioFlags {
     /// Leave out embodied (manufacturing) carbon.
     #[arg(long)]
     pub no_embodied: bool,
+    /// Skip the step-time simulator: time = FLOPs / (GPUs x peak x default MFU of the family).
+    #[arg(long)]
+    pub no_simulate: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -164,6 +172,36 @@ pub struct EstimateArgs {
     /// Also draw the energy and CO2e plot to this .svg or .png file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario TOML (fields as the flags); flags override it.
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: ScenarioFlags,
+    /// What to minimise.
+    #[arg(long, value_enum, default_value_t = Objective::Time)]
+    pub objective: Objective,
+    /// How many ranked plans to print.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Also search overlapping TP collectives with GEMMs (optimistic:
+    /// assumes perfect overlap as in Megatron-core comm-overlap).
+    #[arg(long)]
+    pub search_tp_overlap: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub format: PlanFormat,
+    /// Write to this file instead of stdout (written whole or not at all).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl ScenarioFlags {
@@ -203,6 +241,7 @@ impl ScenarioFlags {
             }),
             lora_rank: self.lora_rank,
             embodied: if self.no_embodied { Some(false) } else { None },
+            simulate: if self.no_simulate { Some(false) } else { None },
             ..ScenarioInput::default()
         }
     }
@@ -294,6 +333,25 @@ pub fn run(cli: Cli) -> Result<()> {
                 emit(&b, Some(p))?;
             }
             Ok(())
+        }
+        Command::Plan(a) => {
+            let (mut input, defaulted) = scenario_input(a.scenario.as_deref(), &a.flags)?;
+            let tokens_given = input.tokens.is_some();
+            if !tokens_given {
+                // a plan needs no token count; resolve with a placeholder
+                input.tokens = Some(Count(1.0));
+            }
+            let sc = input.resolve(defaulted)?;
+            let r = estimate::plan(&sc, tokens_given, a.objective, a.top, a.search_tp_overlap)?;
+            let bytes = match a.format {
+                PlanFormat::Json => {
+                    let mut v = serde_json::to_vec_pretty(&r).context("serializing the plan report")?;
+                    v.push(b'\n');
+                    v
+                }
+                PlanFormat::Table => estimate::plan_table(&r).into_bytes(),
+            };
+            emit(&bytes, a.out.as_deref())
         }
         Command::List { what } => {
             let kind = match what {

@@ -3,7 +3,9 @@
 //! share it; only the source of the wall-clock time differs.
 
 use crate::catalog::ModelSpec;
-use crate::device::default_mfu;
+use crate::search::{self, Constraints, Objective, Problem};
+use crate::simulator::{AnalyticDevice, Breakdown, DeviceModel, Network, SimOptions, Simulator};
+use crate::workload;
 use crate::flops::{training_per_token, FineTune, Recompute, TokenFlops};
 use crate::footprint::{self, FootprintInputs, PowerModel};
 use crate::memory::{self, MemoryBreakdown};
@@ -39,7 +41,8 @@ pub struct PlanOut {
     pub micro_batch: u64,
     pub global_batch: u64,
     pub micro_batches_per_step: u64,
-    /// `user` (all given), `auto` (chosen to fit memory).
+    /// `user` (--tp and --pp given), `auto` (the fastest feasible plan of
+    /// the search).
     pub chosen_by: &'static str,
 }
 
@@ -105,6 +108,9 @@ pub struct Estimate {
     pub fits_in_memory: bool,
     pub memory: MemoryBreakdown,
     pub plan: PlanOut,
+    /// Where the simulated step time goes (null when the time is not
+    /// simulated: `--mfu` or accounting mode).
+    pub breakdown: Option<Breakdown>,
     pub flights_ny_sf: f64,
     pub car_km: f64,
     /// P5/P50/P95 of the main outputs (Monte Carlo over uncertain inputs).
@@ -131,81 +137,87 @@ fn default_global_batch(spec: &ModelSpec, seq_len: u64, dp_hint: u64) -> u64 {
     g.div_ceil(dp_hint.max(1)) * dp_hint.max(1)
 }
 
-fn divisors(n: u64) -> Vec<u64> {
-    (1..=n).filter(|d| n % d == 0).collect()
+/// The search constraints from the user's flags.
+#[must_use]
+pub fn constraints(i: &crate::scenario::ScenarioInput) -> Constraints {
+    Constraints {
+        tp: i.tp,
+        pp: i.pp,
+        interleave: i.interleave,
+        sp: i.sp,
+        ep: i.ep,
+        zero: i.zero,
+        recompute: i.recompute,
+        micro_batch: i.micro_batch,
+        dp_overlap: None,
+        tp_overlap: Some(false),
+    }
 }
 
-/// Builds the plan: the user's flags where given; otherwise the smallest
-/// model-parallel degree (TP within a node, then PP) whose memory fits, with
-/// sequence parallelism, selective recomputation and ZeRO-1 as Megatron-LM's
-/// defaults for large models (Korthikanti et al. 2022).
-fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>) -> Result<(Plan, MemoryBreakdown, &'static str), EstimateError> {
+/// Builds the plan: the user's flags where `--tp` and `--pp` are given
+/// (other fields default to Megatron-LM's large-model settings: SP with TP,
+/// selective recomputation, ZeRO-1 with DP; Korthikanti et al. 2022);
+/// otherwise the fastest feasible plan of [`search`](crate::search) with
+/// the given flags held fixed.
+fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>, device: &AnalyticDevice, network: &Network) -> Result<(Plan, SimOptions, MemoryBreakdown, &'static str), EstimateError> {
     let i = &sc.input;
     let spec = &sc.model;
     let gpus = sc.gpus;
-    let per_node = sc.system.as_ref().map_or(1, |s| u64::from(s.accelerators_per_node));
     let capacity = sc.accelerator.memory();
-    let all_given = i.tp.is_some() && i.pp.is_some();
-    let tps: Vec<u64> = match i.tp {
-        Some(t) => vec![t],
-        None => [1, 2, 4, 8, 16].into_iter().filter(|t| *t <= per_node.max(1) && gpus % t == 0 && spec.heads % t == 0).collect(),
-    };
-    let pps: Vec<u64> = match i.pp {
-        Some(p) => vec![p],
-        None => divisors(spec.total_layers()).into_iter().filter(|p| *p <= 128).collect(),
-    };
     if let Some(tp) = i.tp {
         if tp > 0 && spec.heads % tp != 0 {
             return Err(PlanError::TpHeads { tp, heads: spec.heads }.into());
         }
     }
-    let mut first_err = None;
-    let mut best: Option<(Plan, MemoryBreakdown)> = None;
-    for &tp in &tps {
-        for &pp in &pps {
-            if gpus % (tp * pp) != 0 {
-                if all_given {
-                    return Err(PlanError::GpusNotDivisible { gpus, tp, pp }.into());
-                }
-                continue;
-            }
-            let dp = gpus / (tp * pp);
-            let micro = i.micro_batch.unwrap_or(1);
-            let global = global_batch_in.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, dp * micro));
-            let plan = Plan {
-                tp,
-                pp,
-                dp,
-                interleave: i.interleave.unwrap_or(1),
-                sp: i.sp.unwrap_or(tp > 1),
-                ep: i.ep.unwrap_or(1),
-                zero: i.zero.unwrap_or(u8::from(dp > 1)),
-                recompute: i.recompute.unwrap_or(Recompute::Selective),
-                micro_batch: micro,
-                global_batch: global,
-                dtype: sc.dtype,
-            };
-            if let Err(e) = plan.validate(spec) {
-                if all_given {
-                    return Err(e.into());
-                }
-                first_err.get_or_insert(e);
-                continue;
-            }
-            let mem = memory::per_device(spec, &plan, sc.seq_len, sc.fine_tune, capacity);
-            if mem.fits || all_given {
-                return Ok((plan, mem, if all_given { "user" } else { "auto" }));
-            }
-            if best.as_ref().is_none_or(|(_, m)| mem.total_gib < m.total_gib) {
-                best = Some((plan, mem));
-            }
+    if let (Some(tp), Some(pp)) = (i.tp, i.pp) {
+        if tp == 0 || pp == 0 || gpus % (tp * pp) != 0 {
+            return Err(PlanError::GpusNotDivisible { gpus, tp, pp }.into());
         }
+        let dp = gpus / (tp * pp);
+        let micro = i.micro_batch.unwrap_or(1);
+        let global = global_batch_in.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, dp * micro));
+        let plan = Plan {
+            tp,
+            pp,
+            dp,
+            interleave: i.interleave.unwrap_or(1),
+            sp: i.sp.unwrap_or(tp > 1),
+            ep: i.ep.unwrap_or(1),
+            zero: i.zero.unwrap_or(u8::from(dp > 1)),
+            recompute: i.recompute.unwrap_or(Recompute::Selective),
+            micro_batch: micro,
+            global_batch: global,
+            dtype: sc.dtype,
+        };
+        plan.validate(spec)?;
+        let mem = memory::per_device(spec, &plan, sc.seq_len, sc.fine_tune, capacity);
+        return Ok((plan, SimOptions::default(), mem, "user"));
     }
-    match (best, first_err) {
-        (Some((p, m)), _) => Ok((p, m, "auto")),
-        (None, Some(e)) => Err(e.into()),
-        (None, None) => Err(EstimateError::Other(format!("no valid plan for {gpus} GPUs: give --tp and --pp explicitly"))),
+    let global = global_batch_in.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
+    let problem = Problem {
+        spec,
+        seq_len: sc.seq_len,
+        gpus,
+        global_batch: global,
+        round_batch: false,
+        dtype: sc.dtype,
+        fine_tune: sc.fine_tune,
+        capacity,
+        device,
+        network,
+        constraints: constraints(i),
+    };
+    let r = search::search(&problem, 1);
+    if let Some(best) = r.top.into_iter().next() {
+        return Ok((best.plan, best.options, best.memory, "auto"));
     }
+    if let Some(l) = r.least_memory {
+        return Ok((l.plan, l.options, l.memory, "auto"));
+    }
+    Err(EstimateError::Other(format!(
+        "no valid plan for {gpus} GPUs and global batch {global} ({} candidate splits violate a constraint): give a --global-batch divisible by the data-parallel size, or --tp/--pp explicitly",
+        r.configs_invalid
+    )))
 }
 
 fn breakdown_text(m: &MemoryBreakdown) -> String {
@@ -226,7 +238,9 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let mut notes: Vec<String> = Vec::new();
     let mut sources = BTreeMap::new();
     let params = spec.params();
-    let (plan, mem, chosen_by) = choose_plan(sc, i.global_batch)?;
+    let device = AnalyticDevice::new(&sc.accelerator);
+    let network = Network::from_system(sc.system.as_ref(), sc.gpus);
+    let (plan, sim_options, mem, chosen_by) = choose_plan(sc, i.global_batch, &device, &network)?;
     if !mem.fits && sc.mode == Mode::Predict {
         let fix = if chosen_by == "user" {
             "raise --tp/--pp, use --recompute full, a smaller --micro-batch, --zero 1..3, or more GPUs"
@@ -245,16 +259,28 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let tokens = sc.tokens;
     let flops_total = tokens.map(|t| tf.model * t);
     let flops_hw = tokens.map(|t| tf.hardware * t);
-    let dm = default_mfu(&sc.accelerator);
+    let mut breakdown = None;
     let (wall, mfu, mfu_source): (Seconds, Option<f64>, String) = match sc.mode {
-        Mode::Predict => {
-            let (mfu, src) = match i.mfu {
-                Some(m) => (m, "--mfu".to_string()),
-                None => (dm.mfu, format!("default for {} ({}): {}", sc.accelerator.family, sc.accelerator.id, dm.source)),
-            };
-            let f = flops_total.unwrap_or(Flop::ZERO);
-            (f / (peak_cluster * mfu), Some(mfu), src)
-        }
+        Mode::Predict => match i.mfu {
+            Some(m) => {
+                let f = flops_total.unwrap_or(Flop::ZERO);
+                (f / (peak_cluster * m), Some(m), "--mfu".to_string())
+            }
+            None if i.simulate == Some(false) => {
+                let dm = crate::device::default_mfu(&sc.accelerator);
+                let f = flops_total.unwrap_or(Flop::ZERO);
+                (f / (peak_cluster * dm.mfu), Some(dm.mfu), format!("default for {} ({}): {}", sc.accelerator.family, sc.accelerator.id, dm.source))
+            }
+            None => {
+                let w = workload::build(spec, &plan, sc.seq_len);
+                let b = Simulator { device: &device, network: &network, options: sim_options }.step(&w);
+                breakdown = Some(b);
+                let steps = tokens.unwrap_or(0.0) / (plan.global_batch as f64 * sc.seq_len as f64);
+                let wall = Seconds::new(b.step_time_s * steps);
+                let mfu = flops_total.map(|f| f / (peak_cluster * wall));
+                (wall, mfu, "simulated: step time from the workload, device and network models (src/simulator); MFU = model FLOPs / (GPUs x peak x time)".to_string())
+            }
+        },
         Mode::Account => {
             let wall = match (i.hours, i.gpu_hours) {
                 (Some(h), _) => Seconds::from_hours(h),
@@ -366,7 +392,11 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let spreads = Spreads {
         throughput_log_sigma: match (sc.mode, i.mfu) {
             (Mode::Account, _) | (_, Some(_)) => 0.0,
-            (Mode::Predict, None) => Spreads::DEFAULT_MFU_LOG_SIGMA,
+            (Mode::Predict, None) if i.simulate == Some(false) => Spreads::DEFAULT_MFU_LOG_SIGMA,
+            // simulated: the device model is validated on A100 (Korthikanti
+            // Table 5); other families run on scaled A100 curves
+            (Mode::Predict, None) if sc.accelerator.family == "ampere" => Spreads::SIMULATED_LOG_SIGMA,
+            (Mode::Predict, None) => Spreads::SIMULATED_OTHER_LOG_SIGMA,
         },
         power_low: if measured_power { 1.0 } else { Spreads::POWER_LOW },
         pue_rel_sigma: if i.pue.is_some() { 0.0 } else { Spreads::PUE_REL_SIGMA },
@@ -462,10 +492,198 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
             micro_batches_per_step: plan.micro_batches(),
             chosen_by,
         },
+        breakdown,
         flights_ny_sf: fp.flights_ny_sf(),
         car_km: fp.car_km(),
         uncertainty,
         sources,
         notes,
     })
+}
+
+/// One ranked plan of `flopprint plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanEntry {
+    pub rank: usize,
+    pub plan: PlanOut,
+    pub dp_overlap: bool,
+    pub tp_overlap: bool,
+    pub step_time_s: f64,
+    pub samples_per_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    pub hfu: f64,
+    pub model_tflops_per_gpu: f64,
+    pub hardware_tflops_per_gpu: f64,
+    pub memory_per_gpu_gib: f64,
+    pub breakdown: Breakdown,
+    /// With `--tokens`: the whole run.
+    pub wall_time_h: Option<f64>,
+    pub cost_rental_usd: Option<f64>,
+    pub co2e_total_t: Option<f64>,
+}
+
+/// What `flopprint plan` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub model: String,
+    pub accelerator: String,
+    pub system: Option<String>,
+    pub gpus: u64,
+    pub seq_len: u64,
+    pub dtype: String,
+    pub global_batch: u64,
+    pub objective: Objective,
+    pub configs_evaluated: u64,
+    pub configs_feasible: u64,
+    pub configs_out_of_memory: u64,
+    pub configs_invalid: u64,
+    pub elapsed_s: f64,
+    pub best: Option<PlanEntry>,
+    pub top: Vec<PlanEntry>,
+    pub notes: Vec<String>,
+}
+
+/// Searches the plans of a scenario and ranks them by `objective`.
+///
+/// # Errors
+/// No feasible plan, or a failure pricing the best one.
+pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize, search_tp_overlap: bool) -> Result<PlanReport, EstimateError> {
+    let spec = &sc.model;
+    let device = AnalyticDevice::new(&sc.accelerator);
+    let network = Network::from_system(sc.system.as_ref(), sc.gpus);
+    let global = sc.input.global_batch.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, sc.gpus));
+    let mut c = constraints(&sc.input);
+    c.tp_overlap = if search_tp_overlap { None } else { Some(false) };
+    let problem = Problem {
+        spec,
+        seq_len: sc.seq_len,
+        gpus: sc.gpus,
+        global_batch: global,
+        round_batch: true,
+        dtype: sc.dtype,
+        fine_tune: sc.fine_tune,
+        capacity: sc.accelerator.memory(),
+        device: &device,
+        network: &network,
+        constraints: c,
+    };
+    let r = search::search(&problem, top.max(1));
+    let mut notes = vec![
+        "global batch rounded down to a multiple of the data-parallel size where it does not divide (Calculon's rule); each plan shows its own".to_string(),
+        "with a fixed GPU count, rental cost and CO2e are proportional to wall time, so the three objectives give the same order".to_string(),
+    ];
+    if !search_tp_overlap {
+        notes.push("TP communication overlap not searched (Megatron-LM 2022 behaviour); --search-tp-overlap adds it".into());
+    }
+    // cost and CO2e per hour of this cluster, from the full pipeline
+    let rates = match r.top.first() {
+        Some(best) if tokens_given => {
+            let mut s2 = sc.clone();
+            let p = &best.plan;
+            s2.input.tp = Some(p.tp);
+            s2.input.pp = Some(p.pp);
+            s2.input.interleave = Some(p.interleave);
+            s2.input.sp = Some(p.sp);
+            s2.input.ep = Some(p.ep);
+            s2.input.zero = Some(p.zero);
+            s2.input.recompute = Some(p.recompute);
+            s2.input.micro_batch = Some(p.micro_batch);
+            s2.input.global_batch = Some(p.global_batch);
+            s2.input.mfu = Some(0.5);
+            let e = estimate(&s2)?;
+            Some((e.cost_rental_usd.map(|c| c / e.wall_time_h), e.co2e_total_t / e.wall_time_h))
+        }
+        _ => None,
+    };
+    let peak = device.peak(sc.dtype).value();
+    let entries: Vec<PlanEntry> = r
+        .top
+        .iter()
+        .enumerate()
+        .map(|(k, cand)| {
+            let p = &cand.plan;
+            let tokens_step = (p.global_batch * sc.seq_len) as f64;
+            let wall_h = sc.tokens.filter(|_| tokens_given).map(|t| t / tokens_step * cand.step_time_s / 3600.0);
+            PlanEntry {
+                rank: k + 1,
+                plan: PlanOut {
+                    tp: p.tp,
+                    pp: p.pp,
+                    dp: p.dp,
+                    interleave: p.interleave,
+                    sp: p.sp,
+                    ep: p.ep,
+                    zero: p.zero,
+                    recompute: p.recompute,
+                    micro_batch: p.micro_batch,
+                    global_batch: p.global_batch,
+                    micro_batches_per_step: p.micro_batches(),
+                    chosen_by: "search",
+                },
+                dp_overlap: cand.options.dp_overlap,
+                tp_overlap: cand.options.tp_overlap,
+                step_time_s: cand.step_time_s,
+                samples_per_s: cand.samples_per_s,
+                tokens_per_s: cand.samples_per_s * sc.seq_len as f64,
+                mfu: cand.mfu,
+                hfu: cand.hfu,
+                model_tflops_per_gpu: cand.mfu * peak / 1e12,
+                hardware_tflops_per_gpu: cand.hfu * peak / 1e12,
+                memory_per_gpu_gib: cand.memory_gib,
+                breakdown: cand.breakdown,
+                wall_time_h: wall_h,
+                cost_rental_usd: wall_h.and_then(|w| rates.and_then(|(c, _)| c.map(|c| c * w))),
+                co2e_total_t: wall_h.and_then(|w| rates.map(|(_, g)| g * w)),
+            }
+        })
+        .collect();
+    if entries.is_empty() {
+        let why = r.least_memory.as_ref().map_or_else(
+            || format!("no valid split of {} GPUs for global batch {global}", sc.gpus),
+            |l| format!("nothing fits in memory: the smallest plan needs {:.1} GiB per GPU ({})", l.memory.total_gib, breakdown_text(&l.memory)),
+        );
+        notes.push(why);
+    }
+    Ok(PlanReport {
+        model: spec.id.clone(),
+        accelerator: sc.accelerator.id.clone(),
+        system: sc.system.as_ref().map(|s| s.id.clone()),
+        gpus: sc.gpus,
+        seq_len: sc.seq_len,
+        dtype: sc.dtype.to_string(),
+        global_batch: global,
+        objective,
+        configs_evaluated: r.configs_evaluated,
+        configs_feasible: r.configs_feasible,
+        configs_out_of_memory: r.configs_out_of_memory,
+        configs_invalid: r.configs_invalid,
+        elapsed_s: r.elapsed_s,
+        best: entries.first().cloned(),
+        top: entries,
+        notes,
+    })
+}
+
+/// A table of a plan report.
+#[must_use]
+pub fn plan_table(r: &PlanReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} on {} x {} ({}), global batch {}, seq {}: {} configs evaluated, {} feasible, {} out of memory, {} invalid, {:.3} s", r.model, r.gpus, r.accelerator, r.dtype, r.global_batch, r.seq_len, r.configs_evaluated, r.configs_feasible, r.configs_out_of_memory, r.configs_invalid, r.elapsed_s);
+    let _ = writeln!(s, "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>9} {:>6} {:>6} {:>8} {:>10} {:>8}", "rank", "tp", "pp", "dp", "v", "sp", "ep", "zero", "recompute", "mb", "gb", "dp-ov", "step s", "MFU%", "HFU%", "mem GiB", "wall h", "tCO2e");
+    for e in &r.top {
+        let p = &e.plan;
+        let _ = writeln!(
+            s,
+            "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>9.3} {:>6.1} {:>6.1} {:>8.1} {:>10} {:>8}",
+            e.rank, p.tp, p.pp, p.dp, p.interleave, if p.sp { "y" } else { "n" }, p.ep, p.zero, p.recompute.to_string(), p.micro_batch, p.global_batch, if e.dp_overlap { "y" } else { "n" },
+            e.step_time_s, e.mfu * 100.0, e.hfu * 100.0, e.memory_per_gpu_gib,
+            e.wall_time_h.map_or("-".into(), |w| format!("{w:.1}")), e.co2e_total_t.map_or("-".into(), |c| format!("{c:.1}"))
+        );
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
 }

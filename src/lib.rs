@@ -16,5 +16,8 @@ pub mod memory;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod search;
+pub mod simulator;
 pub mod uncertainty;
 pub mod units;
+pub mod workload;

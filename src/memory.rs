@@ -2,9 +2,12 @@
 //! activations, and a framework reserve.
 //!
 //! * Model states (Rajbhandari et al. 2020, ZeRO, §3.1): mixed-precision
-//!   Adam keeps 2 bytes of fp16/bf16 weights, 2 of gradients and 12 of fp32
-//!   master weights, momentum and variance per parameter (16 B/param);
-//!   fp32 training keeps 4 + 4 + 8. ZeRO-1 shards the optimizer states over
+//!   Adam keeps 2 bytes of fp16/bf16 weights and 12 of fp32 master weights,
+//!   momentum and variance per parameter. Gradients: Megatron-LM
+//!   accumulates them in an fp32 `main_grad` buffer (4 B), so its states
+//!   are 18 B/param — exactly what Korthikanti et al. 2022 Figure 1 plots
+//!   (e.g. 175B on TP 8 x PP 8: 12 layers x 12h² / 64 x 18 B = 45.56 GiB);
+//!   ZeRO's 16 B/param assumes fp16 gradients. fp32 training keeps 4 + 4 + 8. ZeRO-1 shards the optimizer states over
 //!   data parallelism, ZeRO-2 also gradients, ZeRO-3 also weights.
 //! * Activations (Korthikanti et al. 2022, §4, Table 2) per layer and
 //!   micro-batch of `b` sequences of length `s`, in bytes at 16-bit:
@@ -16,7 +19,7 @@
 //!   generalised to FFN width and gated units (2 + ffn/h·(4 or 6) + 1).
 //! * 1F1B keeps `p` micro-batches in flight on the first stage, so it holds
 //!   the activations of `L/p x p = L` layers; interleaving by `v` multiplies
-//!   this by `1 + (p−1)/(p·v)` (Korthikanti 2022 §4.2.3).
+//!   this by `1 + (p−1)/(p·v)` for `v > 1` (Korthikanti 2022 §4.2.3).
 
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
@@ -30,10 +33,17 @@ use serde::Serialize;
 /// PyTorch's CUDA context alone takes 0.3–0.8 GiB on recent drivers.
 pub const FRAMEWORK_RESERVE_GIB: f64 = 1.0;
 
+/// Bytes per gradient element under mixed precision: Megatron-LM's fp32
+/// `main_grad` accumulation buffer (Korthikanti 2022 Figure 1 implies it).
+pub const MAIN_GRAD_BYTES: f64 = 4.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MemoryBreakdown {
     pub weights_gib: f64,
     pub gradients_gib: f64,
+    /// The share of weights + gradients + optimizer held for the embedding
+    /// (first stage); Korthikanti 2022 Figure 1 counts transformer layers only.
+    pub embedding_states_gib: f64,
     pub optimizer_gib: f64,
     pub activations_gib: f64,
     pub reserve_gib: f64,
@@ -44,7 +54,8 @@ pub struct MemoryBreakdown {
 
 /// Parameters held by the most loaded device (first pipeline stage), and the
 /// trainable share of them.
-fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
+#[must_use]
+pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     let p = spec.params();
     let layers = spec.total_layers().max(1) as f64;
     let mut body = p.total - p.embedding - if spec.tied_embeddings { 0.0 } else { spec.vocab as f64 * spec.hidden as f64 };
@@ -88,7 +99,7 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
     let params = params_on_device(spec, plan);
     let dp = plan.dp as f64;
     let (w_b, g_b, o_b) = if plan.dtype.is_mixed_precision() {
-        (plan.dtype.bytes().max(2.0), 2.0, 12.0)
+        (plan.dtype.bytes().max(2.0), MAIN_GRAD_BYTES, 12.0)
     } else {
         (plan.dtype.bytes(), plan.dtype.bytes(), 2.0 * plan.dtype.bytes())
     };
@@ -105,7 +116,10 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
     let layers = spec.total_layers() as f64;
     let p = plan.pp as f64;
     let v = plan.interleave as f64;
-    let in_flight = if plan.pp > 1 { 1.0 + (p - 1.0) / (p * v) } else { 1.0 };
+    // interleaving keeps (p−1)/(p·v) more of the first stage's activations
+    // (Korthikanti 2022 §4.2.3); plain 1F1B holds exactly L layers' worth
+    // (Figure 1: 1T on PP 64 without interleaving = 128 x 21·sbh)
+    let in_flight = if plan.pp > 1 && plan.interleave > 1 { 1.0 + (p - 1.0) / (p * v) } else { 1.0 };
     let mut act = activation_bytes_per_layer(spec, plan, s, b) * layers * in_flight / if plan.pp > 1 { 1.0 } else { 1.0 };
     if plan.pp == 1 {
         // no pipeline: one micro-batch's activations of all layers
@@ -118,11 +132,15 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
         act += 4.0 * s * b * spec.vocab as f64 / plan.tp as f64;
     }
     let gib = |x: f64| Bytes::new(x).gib();
+    let emb_share = (spec.params().embedding / plan.tp as f64 / params.max(1.0)).min(1.0);
+    let trainable_share = if trainable > 0.0 { emb_share.min(1.0) } else { 0.0 };
+    let embedding_states = gib(weights) * emb_share + (gib(grads) + gib(optim)) * if matches!(fine_tune, FineTune::Full) { trainable_share } else { 0.0 };
     let reserve = FRAMEWORK_RESERVE_GIB;
     let total = gib(weights) + gib(grads) + gib(optim) + gib(act) + reserve;
     MemoryBreakdown {
         weights_gib: gib(weights),
         gradients_gib: gib(grads),
+        embedding_states_gib: embedding_states,
         optimizer_gib: gib(optim),
         activations_gib: gib(act),
         reserve_gib: reserve,

@@ -179,6 +179,15 @@ impl ScenarioInput {
                 self.gpu_hours = None;
             }
         }
+        // a model given explicitly brings its own sequence length and batch
+        if over.model.is_some() {
+            if over.seq_len.is_none() {
+                self.seq_len = None;
+            }
+            if over.global_batch.is_none() {
+                self.global_batch = None;
+            }
+        }
         if over.power_per_gpu.is_some() && over.total_power.is_none() {
             self.total_power = None;
         }

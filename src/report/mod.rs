@@ -155,6 +155,10 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
         ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),
         ("Compute", "step time".into(), opt(e.step_time_s, &|s| format!("{} s x {} steps", sig3(s), opt(e.steps, &|n| format!("{n:.0}"))))),
+        ("Compute", "step breakdown".into(), e.breakdown.map_or_else(|| "n/a (time not simulated)".to_string(), |b| format!(
+            "compute {} s (recompute {}), TP comm {}, PP comm {}, DP comm {}, EP comm {}, bubble {}, optimizer {} s",
+            sig3(b.compute_s), sig3(b.recompute_s), sig3(b.tp_comm_exposed_s), sig3(b.pp_comm_s), sig3(b.dp_comm_exposed_s), sig3(b.ep_comm_exposed_s), sig3(b.bubble_s), sig3(b.optimizer_s)
+        ))),
         ("Compute", "memory per GPU".into(), format!("{:.1} / {:.1} GiB ({})", e.memory_per_gpu_gib, e.memory_capacity_gib, if e.fits_in_memory { "fits" } else { "DOES NOT FIT" })),
         ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
         ("Time", "GPU-hours".into(), si(e.gpu_hours)),

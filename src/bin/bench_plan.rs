@@ -1,0 +1,68 @@
+//! Benchmark of the plan search and of one simulated estimate.
+//!
+//! `cargo run --release --locked --bin bench_plan` searches MT-NLG 530B on
+//! 5,128 A100-80GB (641 DGX nodes), global batch 2,520, fp16 — the example
+//! of Calculon's README (Isaev et al. 2023; 63.6–72 s on this 2-core
+//! machine) — and prints configurations per second and wall time, then
+//! times single simulations.
+
+use flopprint::catalog;
+use flopprint::dtype::Dtype;
+use flopprint::flops::FineTune;
+use flopprint::search::{self, Constraints, Problem};
+use flopprint::simulator::{AnalyticDevice, Network, SimOptions, Simulator};
+use flopprint::workload;
+use std::time::Instant;
+
+fn main() {
+    let spec = catalog::model("mt-nlg-530b").expect("model");
+    let sys = catalog::system("dgx-a100-80gb").expect("system");
+    let acc = catalog::accelerator(&sys.accelerator).expect("accelerator");
+    let device = AnalyticDevice::new(&acc);
+    for (gpus, batch) in [(5128u64, 2520u64), (4096, 3072)] {
+        let network = Network::from_system(Some(&sys), gpus);
+        let problem = Problem {
+            spec: &spec,
+            seq_len: 2048,
+            gpus,
+            global_batch: batch,
+            round_batch: true,
+            dtype: Dtype::Fp16,
+            fine_tune: FineTune::Full,
+            capacity: acc.memory(),
+            device: &device,
+            network: &network,
+            constraints: Constraints::default(),
+        };
+        let _ = search::search(&problem, 10); // warm-up
+        let reps = 5;
+        let t0 = Instant::now();
+        let mut r = search::search(&problem, 10);
+        for _ in 1..reps {
+            r = search::search(&problem, 10);
+        }
+        let wall = t0.elapsed().as_secs_f64() / f64::from(reps);
+        println!(
+            "plan mt-nlg-530b, {gpus} x a100-sxm4-80gb, global batch {batch}: {} configs evaluated ({} feasible, {} OOM, {} invalid) in {:.4} s wall = {:.0} configs/s on {} threads",
+            r.configs_evaluated, r.configs_feasible, r.configs_out_of_memory, r.configs_invalid, wall, r.configs_evaluated as f64 / wall, rayon::current_num_threads()
+        );
+        if let Some(b) = r.top.first() {
+            println!("  best: {:?} -> {:.2} s/step, MFU {:.1} %", b.plan, b.step_time_s, b.mfu * 100.0);
+        }
+    }
+    // one simulation (what a simulated `estimate` with a given plan adds)
+    let best = {
+        let network = Network::from_system(Some(&sys), 280);
+        let spec = catalog::model("megatron-530b").expect("model");
+        let plan = flopprint::plan::Plan { tp: 8, pp: 35, dp: 1, interleave: 3, sp: true, ep: 1, zero: 0, recompute: flopprint::flops::Recompute::Selective, micro_batch: 1, global_batch: 280, dtype: Dtype::Fp16 };
+        let n = 10_000;
+        let t0 = Instant::now();
+        let mut acc_t = 0.0;
+        for _ in 0..n {
+            let w = workload::build(&spec, &plan, 2048);
+            acc_t += Simulator { device: &device, network: &network, options: SimOptions::default() }.step(&w).step_time_s;
+        }
+        (t0.elapsed().as_secs_f64() / f64::from(n), acc_t / f64::from(n))
+    };
+    println!("one workload build + simulation: {:.1} us (530B TP8 PP35: {:.2} s/step)", best.0 * 1e6, best.1);
+}

@@ -1,0 +1,281 @@
+//! Plan search: enumerate TP x PP x interleave x micro-batch x recompute x
+//! SP x ZeRO (x EP for MoE) x overlap options for a global batch on a fixed
+//! number of devices, drop what is invalid or does not fit, simulate the
+//! rest and rank them. The space contains Calculon's (Isaev et al. 2023,
+//! `llm-optimal-execution`) dimensions that this simulator models —
+//! TP/PP/DP split, interleaving, micro-batch, recompute {full, attention
+//! only, none}, optimizer sharding, TP comm type {all-reduce, RS/AG (SP)},
+//! DP overlap, TP overlap — and adds ZeRO-2/3 and expert parallelism; it
+//! does not model offloading. Candidates are independent, so the search
+//! runs in parallel (rayon).
+
+use crate::catalog::ModelSpec;
+use crate::dtype::Dtype;
+use crate::flops::{training_per_token, FineTune, Recompute};
+use crate::memory::{self, MemoryBreakdown};
+use crate::plan::Plan;
+use crate::simulator::{Breakdown, DeviceModel, Network, SimOptions, Simulator};
+use crate::units::Bytes;
+use crate::workload;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::Instant;
+
+/// What to minimise. With a fixed device count, rental cost and CO2e are
+/// proportional to wall time, so the three agree on the order and differ
+/// in the figures reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    #[default]
+    Time,
+    Cost,
+    Co2e,
+}
+
+/// Dimensions the user fixed (`None` = search it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Constraints {
+    pub tp: Option<u64>,
+    pub pp: Option<u64>,
+    pub interleave: Option<u64>,
+    pub sp: Option<bool>,
+    pub ep: Option<u64>,
+    pub zero: Option<u8>,
+    pub recompute: Option<Recompute>,
+    pub micro_batch: Option<u64>,
+    pub dp_overlap: Option<bool>,
+    pub tp_overlap: Option<bool>,
+}
+
+/// A search problem.
+pub struct Problem<'a> {
+    pub spec: &'a ModelSpec,
+    pub seq_len: u64,
+    pub gpus: u64,
+    pub global_batch: u64,
+    /// Round the global batch down to a multiple of the data-parallel size
+    /// when it does not divide (Calculon's rule); else skip such splits.
+    pub round_batch: bool,
+    pub dtype: Dtype,
+    pub fine_tune: FineTune,
+    pub capacity: Bytes,
+    pub device: &'a (dyn DeviceModel + Sync),
+    pub network: &'a Network,
+    pub constraints: Constraints,
+}
+
+/// One simulated candidate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub plan: Plan,
+    pub options: SimOptions,
+    pub step_time_s: f64,
+    pub samples_per_s: f64,
+    pub mfu: f64,
+    pub hfu: f64,
+    pub memory_gib: f64,
+    pub breakdown: Breakdown,
+    #[serde(skip)]
+    pub memory: MemoryBreakdown,
+}
+
+impl Candidate {
+    /// Seconds per trained sample: the ranking key (total time for a fixed
+    /// number of tokens is proportional to it).
+    #[must_use]
+    pub fn time_per_sample(&self) -> f64 {
+        self.step_time_s / self.plan.global_batch as f64
+    }
+}
+
+/// The outcome of a search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub configs_evaluated: u64,
+    pub configs_feasible: u64,
+    /// Evaluated but over the memory capacity.
+    pub configs_out_of_memory: u64,
+    /// Skipped before simulation: violates a plan constraint (e.g. SP with
+    /// TP 1, interleave not dividing the micro-batches).
+    pub configs_invalid: u64,
+    pub elapsed_s: f64,
+    /// Feasible candidates, best first, at most `top`.
+    pub top: Vec<Candidate>,
+    /// The lowest-memory candidate when nothing fits (for the error message).
+    #[serde(skip)]
+    pub least_memory: Option<Candidate>,
+}
+
+fn divisors(n: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (1..=n.isqrt()).filter(|d| n % d == 0).flat_map(|d| [d, n / d]).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn pick<T: Copy>(fixed: Option<T>, all: Vec<T>) -> Vec<T> {
+    match fixed {
+        Some(x) => vec![x],
+        None => all,
+    }
+}
+
+/// Evaluates one plan: `None` when invalid.
+#[must_use]
+pub fn evaluate(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> Option<Candidate> {
+    plan.validate(p.spec).ok()?;
+    let mem = memory::per_device(p.spec, plan, p.seq_len, p.fine_tune, p.capacity);
+    let w = workload::build(p.spec, plan, p.seq_len);
+    let sim = Simulator { device: p.device, network: p.network, options };
+    let b = sim.step(&w);
+    let tf = training_per_token(p.spec, p.seq_len, plan.recompute, p.fine_tune);
+    let tokens = (plan.global_batch * p.seq_len) as f64;
+    let peak = p.device.peak(plan.dtype).value() * p.gpus as f64;
+    Some(Candidate {
+        plan: plan.clone(),
+        options,
+        step_time_s: b.step_time_s,
+        samples_per_s: plan.global_batch as f64 / b.step_time_s,
+        mfu: tf.model.value() * tokens / (peak * b.step_time_s),
+        hfu: tf.hardware.value() * tokens / (peak * b.step_time_s),
+        memory_gib: mem.total_gib,
+        breakdown: b,
+        memory: mem,
+    })
+}
+
+struct Outer {
+    tp: u64,
+    pp: u64,
+    dp: u64,
+    v: u64,
+    micro: u64,
+    batch: u64,
+    ep: u64,
+}
+
+/// Runs the search and keeps the best `top` feasible candidates.
+#[must_use]
+pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
+    let start = Instant::now();
+    let c = p.constraints;
+    let spec = p.spec;
+    let layers = spec.total_layers().max(1);
+    let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
+    let kv = spec.kv_heads();
+    let mut outer = Vec::new();
+    let tps = pick(c.tp, divisors(p.gpus).into_iter().filter(|t| spec.heads % t == 0 && (spec.mla.is_some() || kv % t == 0 || t % kv == 0)).collect());
+    for &tp in &tps {
+        if p.gpus % tp != 0 {
+            continue;
+        }
+        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| layers % q == 0).collect());
+        for &pp in &pps {
+            if p.gpus % (tp * pp) != 0 {
+                continue;
+            }
+            let dp = p.gpus / (tp * pp);
+            let batch = if p.global_batch % dp == 0 {
+                p.global_batch
+            } else if p.round_batch {
+                p.global_batch / dp * dp
+            } else {
+                continue;
+            };
+            if batch == 0 {
+                continue;
+            }
+            let local = batch / dp;
+            let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp % e == 0).collect() } else { vec![1] });
+            for micro in pick(c.micro_batch, divisors(local)) {
+                let m = local / micro.max(1);
+                let vs = pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m % pp == 0).collect() });
+                for &v in &vs {
+                    for &ep in &eps {
+                        outer.push(Outer { tp, pp, dp, v, micro, batch, ep });
+                    }
+                }
+            }
+        }
+    }
+    let results: Vec<Tally> = outer
+        .par_iter()
+        .map(|o| {
+            let mut t = Tally::default();
+            let recs = pick(c.recompute, vec![Recompute::Full, Recompute::Selective, Recompute::None]);
+            let sps = pick(c.sp, if o.tp > 1 { vec![false, true] } else { vec![false] });
+            let zeros = pick(c.zero, if o.dp > 1 { vec![0, 1, 2, 3] } else { vec![0] });
+            let dpo = pick(c.dp_overlap, if o.dp > 1 { vec![true, false] } else { vec![true] });
+            let tpo = pick(c.tp_overlap, if o.tp > 1 { vec![false, true] } else { vec![false] });
+            for &recompute in &recs {
+                for &sp in &sps {
+                    for &zero in &zeros {
+                        let plan = Plan { tp: o.tp, pp: o.pp, dp: o.dp, interleave: o.v, sp, ep: o.ep, zero, recompute, micro_batch: o.micro, global_batch: o.batch, dtype: p.dtype };
+                        if plan.validate(spec).is_err() {
+                            t.invalid += 1;
+                            continue;
+                        }
+                        // memory does not depend on the overlap options
+                        let mem = memory::per_device(spec, &plan, p.seq_len, p.fine_tune, p.capacity);
+                        for &dp_overlap in &dpo {
+                            for &tp_overlap in &tpo {
+                                t.evaluated += 1;
+                                let opts = SimOptions { dp_overlap, tp_overlap };
+                                if !mem.fits {
+                                    t.oom += 1;
+                                    if t.least.as_ref().is_none_or(|l| mem.total_gib < l.memory_gib) {
+                                        t.least = evaluate(p, &plan, opts);
+                                    }
+                                    continue;
+                                }
+                                if let Some(cand) = evaluate(p, &plan, opts) {
+                                    t.feasible += 1;
+                                    t.top.push(cand);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // keep the local best few only
+            t.top.sort_by(|a, b| a.time_per_sample().total_cmp(&b.time_per_sample()));
+            t.top.truncate(top.max(1));
+            t
+        })
+        .collect();
+    let mut total = Tally::default();
+    for t in results {
+        total.evaluated += t.evaluated;
+        total.feasible += t.feasible;
+        total.oom += t.oom;
+        total.invalid += t.invalid;
+        total.top.extend(t.top);
+        if let Some(l) = t.least {
+            if total.least.as_ref().is_none_or(|x| l.memory_gib < x.memory_gib) {
+                total.least = Some(l);
+            }
+        }
+    }
+    total.top.sort_by(|a, b| a.time_per_sample().total_cmp(&b.time_per_sample()));
+    total.top.truncate(top.max(1));
+    SearchResult {
+        configs_evaluated: total.evaluated,
+        configs_feasible: total.feasible,
+        configs_out_of_memory: total.oom,
+        configs_invalid: total.invalid,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        top: total.top,
+        least_memory: total.least,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    evaluated: u64,
+    feasible: u64,
+    oom: u64,
+    invalid: u64,
+    top: Vec<Candidate>,
+    least: Option<Candidate>,
+}

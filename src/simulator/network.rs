@@ -1,0 +1,162 @@
+//! Network model: two tiers (NVLink/NVSwitch inside a node, InfiniBand or
+//! RoCE across nodes) with bandwidth and latency from the system profile,
+//! and bandwidth-optimal ring costs (Patarasuk & Yuan 2009; Thakur et al.
+//! 2005): all-reduce `2(n−1)/n · S/B`, reduce-scatter and all-gather
+//! `(n−1)/n · S/B`, all-to-all `(n−1)/n · S/B`, point-to-point `S/B`, each
+//! plus a latency term. All-reduce latency is `2·⌈log₂ n⌉·α` (NCCL's
+//! double binary trees for small messages); the others pay `(n−1)·α`.
+//!
+//! Placement follows Megatron-LM's rank order (tensor fastest, then data,
+//! then pipeline): a TP group sits inside a node when TP ≤ GPUs per node,
+//! a DP group has `max(1, node/TP)` members per node, PP neighbours are
+//! `TP x DP` ranks apart. A group that spans nodes shares its node's NICs
+//! with the other groups doing the same collective at the same time, so it
+//! gets `NIC bandwidth x (members per node / GPUs per node)`, capped by
+//! NVLink.
+
+use crate::catalog::System;
+use crate::units::{Bytes, Seconds};
+use crate::workload::{Collective, Group};
+
+/// Achieved fraction of NVLink per-direction bandwidth in NCCL collectives.
+/// Source: Calculon `systems/a100_80g.json` net0 efficiency 0.65 was the
+/// starting point; nccl-tests on DGX A100 report all-reduce bus bandwidth of
+/// ~230 GB/s of 300 GB/s (NVIDIA NCCL performance notes, 2021), i.e. ~0.77.
+/// The value used is that nccl-tests figure.
+pub const NVLINK_EFFICIENCY: f64 = 0.77;
+/// Achieved fraction of NIC line rate. Source: Calculon
+/// `systems/a100_80g.json` net1 efficiency 0.90 (HDR InfiniBand).
+pub const NIC_EFFICIENCY: f64 = 0.90;
+
+/// Fallbacks when no system profile is given: PCIe Gen4 x16 between the
+/// accelerators (25 GB/s usable per direction, PCI-SIG 16 GT/s x16 = 31.5
+/// GB/s raw) and one 100 Gbit/s NIC per node, 8 accelerators per node.
+pub const FALLBACK_INTRA_GB_S: f64 = 25.0;
+pub const FALLBACK_INTER_GBIT_S: f64 = 100.0;
+pub const FALLBACK_GPUS_PER_NODE: u64 = 8;
+
+/// The two tiers of a cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Network {
+    pub gpus_per_node: u64,
+    /// Per GPU per direction, bytes/s (after efficiency).
+    pub intra_bw: f64,
+    pub intra_latency: f64,
+    /// Per node per direction, bytes/s (after efficiency).
+    pub inter_bw: f64,
+    pub inter_latency: f64,
+}
+
+/// Group sizes of a plan, for placement.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub tp: u64,
+    pub dp: u64,
+    pub pp: u64,
+    pub ep: u64,
+}
+
+impl Network {
+    #[must_use]
+    pub fn from_system(system: Option<&System>, gpus: u64) -> Self {
+        match system {
+            Some(s) => {
+                let n = u64::from(s.accelerators_per_node).max(1);
+                let intra = s.intra_node.as_ref();
+                let inter = s.inter_node.as_ref();
+                Self {
+                    gpus_per_node: n,
+                    intra_bw: intra.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTRA_GB_S * 1e9, |b| b.value()) * NVLINK_EFFICIENCY,
+                    intra_latency: intra.map_or(5e-6, |l| l.latency().value()),
+                    inter_bw: inter.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, |b| b.value()) * NIC_EFFICIENCY,
+                    inter_latency: inter.map_or(5e-6, |l| l.latency().value()),
+                }
+            }
+            None => Self {
+                gpus_per_node: FALLBACK_GPUS_PER_NODE.min(gpus.max(1)),
+                intra_bw: FALLBACK_INTRA_GB_S * 1e9 * NVLINK_EFFICIENCY,
+                intra_latency: 5e-6,
+                inter_bw: FALLBACK_INTER_GBIT_S * 1e9 / 8.0 * NIC_EFFICIENCY,
+                inter_latency: 5e-6,
+            },
+        }
+    }
+
+    /// (size, members per node) of a group under Megatron's rank order.
+    fn placement(&self, g: Group, l: Layout) -> (u64, u64) {
+        let node = self.gpus_per_node;
+        let per_node = |stride: u64, size: u64| (node / stride.max(1)).clamp(1, size.max(1));
+        match g {
+            Group::Tensor => (l.tp, l.tp.min(node)),
+            Group::Data => (l.dp, per_node(l.tp, l.dp)),
+            Group::Expert => (l.ep, per_node(l.tp, l.ep)),
+            Group::Pipeline => (l.pp, per_node(l.tp * l.dp, l.pp)),
+        }
+    }
+
+    /// Time of one collective of `bytes` in group `g`.
+    #[must_use]
+    pub fn time(&self, coll: Collective, g: Group, bytes: Bytes, l: Layout) -> Seconds {
+        let (n, k) = self.placement(g, l);
+        if n <= 1 {
+            return Seconds::ZERO;
+        }
+        let s = bytes.value();
+        let nf = n as f64;
+        let intra = k >= n;
+        let node = self.gpus_per_node as f64;
+        let (bw, alpha) = if intra {
+            (self.intra_bw, self.intra_latency)
+        } else {
+            (self.intra_bw.min(self.inter_bw * k as f64 / node), self.inter_latency)
+        };
+        // one GPU's share of its node's NICs when every GPU talks at once
+        let nic_per_gpu = (self.inter_bw / node).min(self.intra_bw);
+        let t = match coll {
+            Collective::AllReduce => 2.0 * (nf - 1.0) / nf * s / bw + 2.0 * nf.log2().ceil() * alpha,
+            Collective::ReduceScatter | Collective::AllGather => (nf - 1.0) / nf * s / bw + (nf - 1.0) * alpha,
+            Collective::AllToAll => {
+                let kf = k as f64;
+                let local = (kf - 1.0) / nf * s / self.intra_bw;
+                let remote = if intra { 0.0 } else { (nf - kf) / nf * s / nic_per_gpu };
+                local + remote + (nf - 1.0) * alpha
+            }
+            Collective::P2p => s / if intra { self.intra_bw } else { nic_per_gpu } + alpha,
+        };
+        Seconds::new(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    fn dgx() -> Network {
+        Network::from_system(Some(&catalog::system("dgx-a100-80gb").unwrap()), 64)
+    }
+
+    #[test]
+    fn ring_all_reduce_is_twice_reduce_scatter_inside_a_node() {
+        let n = dgx();
+        let l = Layout { tp: 8, dp: 1, pp: 1, ep: 1 };
+        let s = Bytes::new(1e9);
+        let ar = n.time(Collective::AllReduce, Group::Tensor, s, l).value();
+        let rs = n.time(Collective::ReduceScatter, Group::Tensor, s, l).value();
+        let want = 2.0 * 7.0 / 8.0 * 1e9 / (300e9 * NVLINK_EFFICIENCY);
+        assert!((ar - want).abs() / want < 1e-2, "{ar} {want}");
+        assert!((ar / rs - 2.0).abs() < 0.02);
+    }
+
+    #[test]
+    fn data_parallel_across_nodes_uses_the_nics() {
+        let n = dgx();
+        let l = Layout { tp: 8, dp: 8, pp: 1, ep: 1 };
+        let s = Bytes::new(1e9);
+        let t = n.time(Collective::AllReduce, Group::Data, s, l).value();
+        // one member per node: 1/8 of 8 x 200 Gbit/s = 25 GB/s x 0.9
+        let want = 2.0 * 7.0 / 8.0 * 1e9 / (25e9 * NIC_EFFICIENCY);
+        assert!((t - want).abs() / want < 1e-3, "{t} {want}");
+        assert_eq!(n.time(Collective::AllReduce, Group::Data, s, Layout { tp: 8, dp: 1, pp: 1, ep: 1 }).value(), 0.0);
+    }
+}

@@ -1,0 +1,76 @@
+//! `estimate` simulates by default and `plan` searches; bad plans give
+//! clear errors (estimate) or are counted (plan), never a panic.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn bin() -> Command {
+    Command::cargo_bin("flopprint").unwrap()
+}
+
+const A530: [&str; 12] = ["--model", "megatron-530b", "--system", "dgx-a100-80gb", "--gpus", "280", "--global-batch", "280", "--tokens", "270B", "--dtype", "fp16"];
+
+#[test]
+fn estimate_json_has_breakdown_and_utilisation() {
+    let out = bin().arg("estimate").args(A530).args(["--tp", "8", "--pp", "35", "--interleave", "3", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["step_time_s", "mfu", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu"] {
+        assert!(v[k].as_f64().is_some(), "{k}");
+    }
+    let b = &v["breakdown"];
+    for k in ["compute_s", "tp_comm_exposed_s", "pp_comm_s", "dp_comm_exposed_s", "bubble_s", "optimizer_s"] {
+        assert!(b[k].as_f64().is_some(), "{k}");
+    }
+    assert_eq!(v["plan"]["chosen_by"], "user");
+}
+
+#[test]
+fn mfu_flag_overrides_the_simulator() {
+    let out = bin().arg("estimate").args(A530).args(["--tp", "8", "--pp", "35", "--mfu", "0.5", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["mfu"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    assert!(v["breakdown"].is_null());
+}
+
+#[test]
+fn bad_plans_are_clear_errors() {
+    for (args, msg) in [
+        (&["--tp", "5", "--pp", "1"][..], "does not divide the model's 128 attention heads"),
+        (&["--tp", "8", "--pp", "3"][..], "is not divisible by --tp 8 x --pp 3"),
+        (&["--tp", "8", "--pp", "5", "--micro-batch", "3"][..], "is not divisible by data-parallel size"),
+        (&["--tp", "8", "--pp", "1"][..], "does not fit in memory"),
+    ] {
+        bin().arg("estimate").args(A530).args(args).assert().failure().stderr(predicate::str::contains(msg)).stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn plan_json_ranks_feasible_configs() {
+    let out = bin().args(["plan", "--model", "mt-nlg-530b", "--system", "dgx-a100-80gb", "--gpus", "5128", "--global-batch", "2520", "--dtype", "fp16", "--top", "3", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let evaluated = v["configs_evaluated"].as_u64().unwrap();
+    let feasible = v["configs_feasible"].as_u64().unwrap();
+    assert!(feasible > 0 && feasible < evaluated);
+    assert!(v["elapsed_s"].as_f64().is_some());
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    assert_eq!(v["best"], top[0]);
+    let t = |i: usize| top[i]["step_time_s"].as_f64().unwrap() / top[i]["plan"]["global_batch"].as_f64().unwrap();
+    assert!(t(0) <= t(1) && t(1) <= t(2));
+}
+
+#[test]
+fn plan_works_for_moe_and_hopper() {
+    bin().args(["plan", "--model", "mixtral-8x7b", "--system", "dgx-h100", "--gpus", "64", "--global-batch", "256", "--seq-len", "4096", "--top", "2"]).assert().success().stdout(predicate::str::contains("feasible"));
+}
+
+#[test]
+fn plan_with_nothing_fitting_says_so() {
+    bin().args(["plan", "--model", "megatron-1t", "--system", "dgx-a100-80gb", "--gpus", "8", "--global-batch", "8", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"configs_feasible\": 0"))
+        .stdout(predicate::str::contains("nothing fits in memory"));
+}

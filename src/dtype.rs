@@ -43,6 +43,33 @@ impl Dtype {
         }
     }
 
+    /// Same as [`Dtype::name`].
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+
+    /// Unit roundoff of the narrowest format a GEMM rounds through (inputs
+    /// for tf32/fp8, output for fp16/bf16): IEEE 754 / OCP FP8 E4M3.
+    #[must_use]
+    pub fn unit_roundoff(self) -> f64 {
+        match self {
+            Dtype::Fp64 => f64::EPSILON / 2.0,
+            Dtype::Fp32 => f64::from(f32::EPSILON) / 2.0,
+            Dtype::Fp16 | Dtype::Tf32 => 2f64.powi(-11),
+            Dtype::Bf16 => 2f64.powi(-8),
+            Dtype::Fp8 => 2f64.powi(-4),
+        }
+    }
+
+    /// Verification tolerance for a GEMM with inner dimension `k`: relative
+    /// error against an f64 reference normalised by Σ|a||b|, using the
+    /// probabilistic √k error growth of Higham & Mary (2019) with margin.
+    #[must_use]
+    pub fn tolerance(self, k: usize) -> f64 {
+        self.unit_roundoff() * (4.0 + 2.0 * (k.max(1) as f64).sqrt())
+    }
+
     /// Mixed-precision training (fp16/bf16/fp8 compute with fp32 master
     /// weights and Adam states).
     #[must_use]
@@ -66,7 +93,7 @@ impl FromStr for Dtype {
             "tf32" => Ok(Dtype::Tf32),
             "fp16" | "f16" | "float16" | "half" => Ok(Dtype::Fp16),
             "bf16" | "bfloat16" => Ok(Dtype::Bf16),
-            "fp8" | "f8" | "float8" => Ok(Dtype::Fp8),
+            "fp8" | "f8" | "float8" | "e4m3" => Ok(Dtype::Fp8),
             other => Err(format!("unknown dtype `{other}`; use one of fp64, fp32, tf32, fp16, bf16, fp8")),
         }
     }

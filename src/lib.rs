@@ -5,6 +5,7 @@
 //! Modules follow the data flow: [`scenario`] → [`catalog`] → [`flops`] →
 //! [`plan`]/[`memory`] → [`device`] → [`footprint`] → [`estimate`] → [`report`].
 
+pub mod calibrate;
 pub mod catalog;
 pub mod cli;
 pub mod device;

@@ -326,3 +326,48 @@ struct Tally {
     top: Vec<Candidate>,
     least: Option<Candidate>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+    use crate::simulator::AnalyticDevice;
+
+    /// Each new schedule dimension changes time or memory, and the MT-NLG
+    /// example searches at least Calculon's 8,112 configurations.
+    #[test]
+    fn schedule_dimensions_are_modelled_and_the_space_covers_calculon() {
+        let spec = catalog::model("mt-nlg-530b").unwrap();
+        let sys = catalog::system("dgx-a100-80gb").unwrap();
+        let acc = catalog::accelerator(&sys.accelerator).unwrap();
+        let device = AnalyticDevice::new(&acc);
+        let network = Network::from_system(Some(&sys), 5128);
+        let p = Problem { spec: &spec, seq_len: 2048, gpus: 5128, global_batch: 2520, round_batch: true, dtype: Dtype::Fp16, fine_tune: FineTune::Full, capacity: acc.memory(), device: &device, network: &network, constraints: Constraints::default() };
+        let r = search(&p, 3);
+        assert!(r.configs_evaluated >= 8112, "{}", r.configs_evaluated);
+        assert!(r.configs_feasible > 0);
+        let plan = Plan { tp: 8, pp: 1, dp: 641, interleave: 1, sp: true, ep: 1, zero: 2, recompute: Recompute::Selective, micro_batch: 3, global_batch: 1923, dtype: Dtype::Fp16 };
+        let ev = |o: SimOptions| evaluate(&p, &plan, o).unwrap();
+        let base = ev(SimOptions::default());
+        // offload frees device memory, uses host memory, and costs time only when not hidden
+        for off in Offload::all().into_iter().filter(Offload::any) {
+            let c = ev(SimOptions { offload: off, ..SimOptions::default() });
+            assert!(c.memory.total_gib < base.memory.total_gib, "{off:?}");
+            assert!(c.memory.host_gib > 0.0);
+            assert!(c.step_time_s >= base.step_time_s);
+        }
+        // TP overlap: ring hides more than pipe, both less exposed than none
+        let tp = |t| ev(SimOptions { tp_overlap: t, ..SimOptions::default() }).breakdown.tp_comm_exposed_s;
+        assert!(tp(TpOverlap::Ring) < tp(TpOverlap::Pipe) && tp(TpOverlap::Pipe) < tp(TpOverlap::None));
+        // storing the gathered input: more memory, less TP communication
+        let st = ev(SimOptions { sp_ag_redo: false, ..SimOptions::default() });
+        assert!(st.memory.activations_gib > base.memory.activations_gib);
+        assert!(st.breakdown.tp_comm_exposed_s < base.breakdown.tp_comm_exposed_s);
+        // data-fastest rank order puts TP on the NICs
+        let di = ev(SimOptions { dp_inner: true, ..SimOptions::default() });
+        assert!(di.breakdown.tp_comm_exposed_s > base.breakdown.tp_comm_exposed_s);
+        // the Megatron schedule reproduces the old, narrower space
+        let m = search(&Problem { constraints: Constraints::default().megatron_schedule(), ..p }, 1);
+        assert_eq!(m.configs_evaluated, 144);
+    }
+}

@@ -192,10 +192,10 @@ pub struct PlanArgs {
     /// How many ranked plans to print.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// Also search overlapping TP collectives with GEMMs (optimistic:
-    /// assumes perfect overlap as in Megatron-core comm-overlap).
+    /// Fix the schedule at Megatron-LM 2022's (no TP overlap, SP all-gather
+    /// redo, no offload, tensor-fastest rank order) instead of searching it.
     #[arg(long)]
-    pub search_tp_overlap: bool,
+    pub megatron_schedule: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
     pub format: PlanFormat,
@@ -342,7 +342,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 input.tokens = Some(Count(1.0));
             }
             let sc = input.resolve(defaulted)?;
-            let r = estimate::plan(&sc, tokens_given, a.objective, a.top, a.search_tp_overlap)?;
+            let r = estimate::plan(&sc, tokens_given, a.objective, a.top, a.megatron_schedule)?;
             let bytes = match a.format {
                 PlanFormat::Json => {
                     let mut v = serde_json::to_vec_pretty(&r).context("serializing the plan report")?;

@@ -4,7 +4,7 @@
 
 use crate::catalog::ModelSpec;
 use crate::search::{self, Constraints, Objective, Problem};
-use crate::simulator::{AnalyticDevice, Breakdown, DeviceModel, Network, SimOptions, Simulator};
+use crate::simulator::{AnalyticDevice, Breakdown, DeviceModel, Network, Offload, SimOptions, Simulator, TpOverlap};
 use crate::workload;
 use crate::flops::{training_per_token, FineTune, Recompute, TokenFlops};
 use crate::footprint::{self, FootprintInputs, PowerModel};
@@ -150,8 +150,9 @@ pub fn constraints(i: &crate::scenario::ScenarioInput) -> Constraints {
         recompute: i.recompute,
         micro_batch: i.micro_batch,
         dp_overlap: None,
-        tp_overlap: Some(false),
+        ..Constraints::default()
     }
+    .megatron_schedule()
 }
 
 /// Builds the plan: the user's flags where `--tp` and `--pp` are given
@@ -507,7 +508,11 @@ pub struct PlanEntry {
     pub rank: usize,
     pub plan: PlanOut,
     pub dp_overlap: bool,
-    pub tp_overlap: bool,
+    pub tp_overlap: TpOverlap,
+    pub sp_ag_redo: bool,
+    pub offload: Offload,
+    /// Rank order data-fastest (else Megatron's tensor-fastest).
+    pub dp_inner: bool,
     pub step_time_s: f64,
     pub samples_per_s: f64,
     pub tokens_per_s: f64,
@@ -548,13 +553,15 @@ pub struct PlanReport {
 ///
 /// # Errors
 /// No feasible plan, or a failure pricing the best one.
-pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize, search_tp_overlap: bool) -> Result<PlanReport, EstimateError> {
+pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize, megatron_schedule: bool) -> Result<PlanReport, EstimateError> {
     let spec = &sc.model;
     let device = AnalyticDevice::new(&sc.accelerator);
     let network = Network::from_system(sc.system.as_ref(), sc.gpus);
     let global = sc.input.global_batch.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, sc.gpus));
     let mut c = constraints(&sc.input);
-    c.tp_overlap = if search_tp_overlap { None } else { Some(false) };
+    if !megatron_schedule {
+        c = Constraints { tp_overlap: None, sp_ag_redo: None, offload: None, dp_inner: None, ..c };
+    }
     let problem = Problem {
         spec,
         seq_len: sc.seq_len,
@@ -573,8 +580,10 @@ pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize,
         "global batch rounded down to a multiple of the data-parallel size where it does not divide (Calculon's rule); each plan shows its own".to_string(),
         "with a fixed GPU count, rental cost and CO2e are proportional to wall time, so the three objectives give the same order".to_string(),
     ];
-    if !search_tp_overlap {
-        notes.push("TP communication overlap not searched (Megatron-LM 2022 behaviour); --search-tp-overlap adds it".into());
+    if megatron_schedule {
+        notes.push("schedule fixed at Megatron-LM 2022's (no TP overlap, SP all-gather redo, no offload, tensor-fastest rank order)".into());
+    } else if !network.has_host() {
+        notes.push("offload not searched: the system profile gives no host_link_gb_s / host_memory_gib".into());
     }
     // cost and CO2e per hour of this cluster, from the full pipeline
     let rates = match r.top.first() {
@@ -623,6 +632,9 @@ pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize,
                 },
                 dp_overlap: cand.options.dp_overlap,
                 tp_overlap: cand.options.tp_overlap,
+                sp_ag_redo: cand.options.sp_ag_redo,
+                offload: cand.options.offload,
+                dp_inner: cand.options.dp_inner,
                 step_time_s: cand.step_time_s,
                 samples_per_s: cand.samples_per_s,
                 tokens_per_s: cand.samples_per_s * sc.seq_len as f64,
@@ -665,19 +677,42 @@ pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize,
     })
 }
 
+/// TP overlap, SP all-gather store (`ag-store`), offloads, rank order.
+fn schedule_text(e: &PlanEntry) -> String {
+    let mut v: Vec<&str> = Vec::new();
+    match e.tp_overlap {
+        TpOverlap::None => {}
+        TpOverlap::Ring => v.push("ring"),
+        TpOverlap::Pipe => v.push("pipe"),
+    }
+    if !e.sp_ag_redo {
+        v.push("agst");
+    }
+    let o = e.offload;
+    let off: String = [(o.weights, 'w'), (o.activations, 'a'), (o.optimizer, 'o')].iter().filter(|x| x.0).map(|x| x.1).collect();
+    let off = if off.is_empty() { String::new() } else { format!("off:{off}") };
+    if !off.is_empty() {
+        v.push(&off);
+    }
+    if e.dp_inner {
+        v.push("dp-in");
+    }
+    if v.is_empty() { "-".into() } else { v.join(",") }
+}
+
 /// A table of a plan report.
 #[must_use]
 pub fn plan_table(r: &PlanReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "{} on {} x {} ({}), global batch {}, seq {}: {} configs evaluated, {} feasible, {} out of memory, {} invalid, {:.3} s", r.model, r.gpus, r.accelerator, r.dtype, r.global_batch, r.seq_len, r.configs_evaluated, r.configs_feasible, r.configs_out_of_memory, r.configs_invalid, r.elapsed_s);
-    let _ = writeln!(s, "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>9} {:>6} {:>6} {:>8} {:>10} {:>8}", "rank", "tp", "pp", "dp", "v", "sp", "ep", "zero", "recompute", "mb", "gb", "dp-ov", "step s", "MFU%", "HFU%", "mem GiB", "wall h", "tCO2e");
+    let _ = writeln!(s, "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>14} {:>9} {:>6} {:>6} {:>8} {:>10} {:>8}", "rank", "tp", "pp", "dp", "v", "sp", "ep", "zero", "recompute", "mb", "gb", "dp-ov", "schedule", "step s", "MFU%", "HFU%", "mem GiB", "wall h", "tCO2e");
     for e in &r.top {
         let p = &e.plan;
         let _ = writeln!(
             s,
-            "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>9.3} {:>6.1} {:>6.1} {:>8.1} {:>10} {:>8}",
-            e.rank, p.tp, p.pp, p.dp, p.interleave, if p.sp { "y" } else { "n" }, p.ep, p.zero, p.recompute.to_string(), p.micro_batch, p.global_batch, if e.dp_overlap { "y" } else { "n" },
+            "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>14} {:>9.3} {:>6.1} {:>6.1} {:>8.1} {:>10} {:>8}",
+            e.rank, p.tp, p.pp, p.dp, p.interleave, if p.sp { "y" } else { "n" }, p.ep, p.zero, p.recompute.to_string(), p.micro_batch, p.global_batch, if e.dp_overlap { "y" } else { "n" }, schedule_text(e),
             e.step_time_s, e.mfu * 100.0, e.hfu * 100.0, e.memory_per_gpu_gib,
             e.wall_time_h.map_or("-".into(), |w| format!("{w:.1}")), e.co2e_total_t.map_or("-".into(), |c| format!("{c:.1}"))
         );

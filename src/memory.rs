@@ -20,6 +20,18 @@
 //! * 1F1B keeps `p` micro-batches in flight on the first stage, so it holds
 //!   the activations of `L/p x p = L` layers; interleaving by `v` multiplies
 //!   this by `1 + (p−1)/(p·v)` for `v > 1` (Korthikanti 2022 §4.2.3).
+//! * Offloading ([`Offload`], Calculon's `weight_offload`,
+//!   `activations_offload`, `optimizer_offload`; Isaev et al. 2023 §III;
+//!   ZeRO-Offload, Ren et al. 2021; ZeRO-R CPU checkpointing, Rajbhandari
+//!   2020 §6.1): the offloaded tensors of the transformer blocks live in host
+//!   memory; the device keeps [`OFFLOAD_RESIDENT_BLOCKS`] blocks' worth (the
+//!   one in use and the one in flight over the host link). The host holds
+//!   all of them and must fit its per-GPU share of the node's memory.
+//! * Sequence-parallel all-gather redo (Korthikanti 2022 §4.2.2; Calculon's
+//!   `seq_par_ag_redo`): Megatron stores the QKV and FC1 inputs sharded
+//!   (`2·sbh/t` each) and re-gathers them for the weight gradient; without
+//!   the redo the gathered inputs (`2·sbh` each) are stored instead, i.e.
+//!   `4·sbh·(1 − 1/t)` more per layer (none under full recomputation).
 
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
@@ -37,6 +49,34 @@ pub const FRAMEWORK_RESERVE_GIB: f64 = 1.0;
 /// `main_grad` accumulation buffer (Korthikanti 2022 Figure 1 implies it).
 pub const MAIN_GRAD_BYTES: f64 = 4.0;
 
+/// Blocks whose offloaded tensors stay resident on the device: the block in
+/// use and the one being prefetched or written back (double buffering;
+/// Calculon keeps two blocks, `get_weight_space_min` etc.).
+pub const OFFLOAD_RESIDENT_BLOCKS: f64 = 2.0;
+
+/// Which tensors of the transformer blocks live in host memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Offload {
+    /// Weights (as held per device, i.e. after ZeRO-3 sharding).
+    pub weights: bool,
+    /// Stored activations (the checkpoints under full recomputation).
+    pub activations: bool,
+    /// Optimizer states (fp32 master weights, Adam moments).
+    pub optimizer: bool,
+}
+
+impl Offload {
+    /// All 8 combinations.
+    #[must_use]
+    pub fn all() -> [Offload; 8] {
+        std::array::from_fn(|i| Offload { weights: i & 1 != 0, activations: i & 2 != 0, optimizer: i & 4 != 0 })
+    }
+    #[must_use]
+    pub fn any(&self) -> bool {
+        self.weights || self.activations || self.optimizer
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MemoryBreakdown {
     pub weights_gib: f64,
@@ -49,6 +89,10 @@ pub struct MemoryBreakdown {
     pub reserve_gib: f64,
     pub total_gib: f64,
     pub capacity_gib: f64,
+    /// Offloaded tensors in host memory, per GPU.
+    pub host_gib: f64,
+    /// The GPU's share of its node's host memory (0 when unknown).
+    pub host_capacity_gib: f64,
     pub fits: bool,
 }
 
@@ -67,6 +111,20 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     }
     let per_stage = body * (layers / plan.pp as f64).ceil() / layers;
     (per_stage + p.embedding) / plan.tp as f64
+}
+
+/// Stored activation bytes of one layer and micro-batch (Korthikanti 2022
+/// Table 2 as generalised above), with the SP all-gather redo or not.
+#[must_use]
+pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, sp_ag_redo: bool) -> f64 {
+    let s = seq_len as f64;
+    let b = plan.micro_batch as f64;
+    let mut x = activation_bytes_per_layer(spec, plan, s, b);
+    if !sp_ag_redo && plan.sp && plan.tp > 1 && plan.recompute != Recompute::Full {
+        let scale = plan.dtype.bytes().max(2.0) / 2.0;
+        x += 4.0 * s * b * spec.hidden as f64 * (1.0 - 1.0 / plan.tp as f64) * scale;
+    }
+    x
 }
 
 fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> f64 {
@@ -93,9 +151,18 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> 
     (if plan.sp { (replicated + shardable) / t } else { replicated + shardable / t }) * scale
 }
 
-/// Memory per device of the most loaded device.
+/// Memory per device of the most loaded device (Megatron-LM defaults: no
+/// offload, SP all-gather redone in backward).
 #[must_use]
 pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTune, capacity: Bytes) -> MemoryBreakdown {
+    per_device_with(spec, plan, seq_len, fine_tune, capacity, Offload::default(), true, Bytes::new(0.0))
+}
+
+/// Memory per device with offloading and the SP all-gather redo choice;
+/// `host_capacity` is the GPU's share of host memory.
+#[must_use]
+#[allow(clippy::too_many_arguments)]
+pub fn per_device_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTune, capacity: Bytes, offload: Offload, sp_ag_redo: bool, host_capacity: Bytes) -> MemoryBreakdown {
     let params = params_on_device(spec, plan);
     let dp = plan.dp as f64;
     let (w_b, g_b, o_b) = if plan.dtype.is_mixed_precision() {
@@ -120,10 +187,14 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
     // (Korthikanti 2022 §4.2.3); plain 1F1B holds exactly L layers' worth
     // (Figure 1: 1T on PP 64 without interleaving = 128 x 21·sbh)
     let in_flight = if plan.pp > 1 && plan.interleave > 1 { 1.0 + (p - 1.0) / (p * v) } else { 1.0 };
-    let mut act = activation_bytes_per_layer(spec, plan, s, b) * layers * in_flight / if plan.pp > 1 { 1.0 } else { 1.0 };
-    if plan.pp == 1 {
-        // no pipeline: one micro-batch's activations of all layers
-        act = activation_bytes_per_layer(spec, plan, s, b) * layers;
+    let per_layer = activation_bytes_per_layer_with(spec, plan, seq_len, sp_ag_redo);
+    // no pipeline: one micro-batch's activations of all layers
+    let mut act = per_layer * layers * if plan.pp > 1 { in_flight } else { 1.0 };
+    let mut host = 0.0;
+    if offload.activations {
+        let resident = (per_layer * OFFLOAD_RESIDENT_BLOCKS).min(act);
+        host += act;
+        act = resident;
     }
     // embedding dropout output and, on a single stage, the logits (fp32
     // softmax input): Korthikanti 2022 §4.3.
@@ -133,10 +204,24 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
     }
     let gib = |x: f64| Bytes::new(x).gib();
     let emb_share = (spec.params().embedding / plan.tp as f64 / params.max(1.0)).min(1.0);
+    // offloaded block tensors: the device keeps two blocks' worth
+    let stage_layers = (spec.total_layers().max(1) as f64 / plan.pp as f64).ceil();
+    let resident = (OFFLOAD_RESIDENT_BLOCKS / stage_layers).min(1.0);
+    let mut off = |x: f64, on: bool| -> f64 {
+        if !on {
+            return x;
+        }
+        let body = x * (1.0 - emb_share);
+        host += body;
+        x - body + body * resident
+    };
+    let weights = off(weights, offload.weights);
+    let optim = off(optim, offload.optimizer);
     let trainable_share = if trainable > 0.0 { emb_share.min(1.0) } else { 0.0 };
     let embedding_states = gib(weights) * emb_share + (gib(grads) + gib(optim)) * if matches!(fine_tune, FineTune::Full) { trainable_share } else { 0.0 };
     let reserve = FRAMEWORK_RESERVE_GIB;
     let total = gib(weights) + gib(grads) + gib(optim) + gib(act) + reserve;
+    let host_fits = host == 0.0 || host <= host_capacity.value();
     MemoryBreakdown {
         weights_gib: gib(weights),
         gradients_gib: gib(grads),
@@ -146,7 +231,9 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
         reserve_gib: reserve,
         total_gib: total,
         capacity_gib: capacity.gib(),
-        fits: total <= capacity.gib(),
+        host_gib: gib(host),
+        host_capacity_gib: host_capacity.gib(),
+        fits: total <= capacity.gib() && host_fits,
     }
 }
 

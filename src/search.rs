@@ -1,20 +1,28 @@
 //! Plan search: enumerate TP x PP x interleave x micro-batch x recompute x
-//! SP x ZeRO (x EP for MoE) x overlap options for a global batch on a fixed
-//! number of devices, drop what is invalid or does not fit, simulate the
-//! rest and rank them. The space contains Calculon's (Isaev et al. 2023,
-//! `llm-optimal-execution`) dimensions that this simulator models —
-//! TP/PP/DP split, interleaving, micro-batch, recompute {full, attention
-//! only, none}, optimizer sharding, TP comm type {all-reduce, RS/AG (SP)},
-//! DP overlap, TP overlap — and adds ZeRO-2/3 and expert parallelism; it
-//! does not model offloading. Candidates are independent, so the search
-//! runs in parallel (rayon).
+//! SP x ZeRO (x EP for MoE) x schedule options for a global batch on a
+//! fixed number of devices, drop what is invalid or does not fit, simulate
+//! the rest and rank them. The space contains Calculon's (Isaev et al.
+//! 2023, `llm-optimal-execution`): TP/PP/DP split, interleaving,
+//! micro-batch, recompute {full, attention only, none}, optimizer sharding
+//! (here ZeRO 0–3), TP comm type {all-reduce, RS/AG (SP)}, SP all-gather
+//! redo, DP overlap, TP overlap {none, ring, pipe}, weight / activation /
+//! optimizer offload (when the system profile has a host link and host
+//! memory), and the network tier of each group (here the rank order,
+//! tensor- or data-fastest, which decides it). Calculon's third TP comm
+//! type, `p2p_rs_ag` (all-reduce inside blocks, scatter/gather at pipeline
+//! boundaries), is what this simulator's all-reduce mode already does
+//! (Narayanan 2021 §4.1), so it is not a separate point. Activation offload
+//! is also searched with full recomputation (the checkpoints, ZeRO-R
+//! "CPU checkpointing"), which Calculon excludes. Every counted point is a
+//! distinct simulated configuration. Candidates are independent, so the
+//! search runs in parallel (rayon).
 
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
 use crate::flops::{training_per_token, FineTune, Recompute};
-use crate::memory::{self, MemoryBreakdown};
+use crate::memory::{self, MemoryBreakdown, Offload, OFFLOAD_RESIDENT_BLOCKS};
 use crate::plan::Plan;
-use crate::simulator::{Breakdown, DeviceModel, Network, SimOptions, Simulator};
+use crate::simulator::{Breakdown, DeviceModel, Network, SimOptions, Simulator, TpOverlap};
 use crate::units::Bytes;
 use crate::workload;
 use rayon::prelude::*;
@@ -45,7 +53,20 @@ pub struct Constraints {
     pub recompute: Option<Recompute>,
     pub micro_batch: Option<u64>,
     pub dp_overlap: Option<bool>,
-    pub tp_overlap: Option<bool>,
+    pub tp_overlap: Option<TpOverlap>,
+    pub sp_ag_redo: Option<bool>,
+    pub offload: Option<Offload>,
+    pub dp_inner: Option<bool>,
+}
+
+impl Constraints {
+    /// Fixes the schedule options at Megatron-LM 2022's ([`SimOptions`]
+    /// default), leaving DP overlap searched.
+    #[must_use]
+    pub fn megatron_schedule(self) -> Self {
+        let d = SimOptions::default();
+        Self { tp_overlap: Some(d.tp_overlap), sp_ag_redo: Some(d.sp_ag_redo), offload: Some(d.offload), dp_inner: Some(d.dp_inner), ..self }
+    }
 }
 
 /// A search problem.
@@ -121,18 +142,27 @@ fn pick<T: Copy>(fixed: Option<T>, all: Vec<T>) -> Vec<T> {
     }
 }
 
+/// Memory of a plan under the options.
+fn memory_of(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> MemoryBreakdown {
+    memory::per_device_with(p.spec, plan, p.seq_len, p.fine_tune, p.capacity, options.offload, options.sp_ag_redo, Bytes::new(p.network.host_memory_per_gpu))
+}
+
 /// Evaluates one plan: `None` when invalid.
 #[must_use]
 pub fn evaluate(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> Option<Candidate> {
     plan.validate(p.spec).ok()?;
-    let mem = memory::per_device(p.spec, plan, p.seq_len, p.fine_tune, p.capacity);
+    let mem = memory_of(p, plan, options);
     let w = workload::build(p.spec, plan, p.seq_len);
+    Some(simulate(p, plan, &w, options, mem))
+}
+
+fn simulate(p: &Problem<'_>, plan: &Plan, w: &workload::Workload, options: SimOptions, mem: MemoryBreakdown) -> Candidate {
     let sim = Simulator { device: p.device, network: p.network, options };
-    let b = sim.step(&w);
+    let b = sim.step(w);
     let tf = training_per_token(p.spec, p.seq_len, plan.recompute, p.fine_tune);
     let tokens = (plan.global_batch * p.seq_len) as f64;
     let peak = p.device.peak(plan.dtype).value() * p.gpus as f64;
-    Some(Candidate {
+    Candidate {
         plan: plan.clone(),
         options,
         step_time_s: b.step_time_s,
@@ -142,7 +172,7 @@ pub fn evaluate(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> Option<Can
         memory_gib: mem.total_gib,
         breakdown: b,
         memory: mem,
-    })
+    }
 }
 
 struct Outer {
@@ -207,7 +237,12 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             let sps = pick(c.sp, if o.tp > 1 { vec![false, true] } else { vec![false] });
             let zeros = pick(c.zero, if o.dp > 1 { vec![0, 1, 2, 3] } else { vec![0] });
             let dpo = pick(c.dp_overlap, if o.dp > 1 { vec![true, false] } else { vec![true] });
-            let tpo = pick(c.tp_overlap, if o.tp > 1 { vec![false, true] } else { vec![false] });
+            let tpo = pick(c.tp_overlap, if o.tp > 1 { TpOverlap::ALL.to_vec() } else { vec![TpOverlap::None] });
+            let orders = pick(c.dp_inner, if o.tp > 1 && o.dp > 1 { vec![false, true] } else { vec![false] });
+            // offloading needs a host link, host memory, and more blocks per
+            // stage than stay resident (Calculon's rule)
+            let can_offload = p.network.has_host() && (layers as f64 / o.pp as f64).ceil() > OFFLOAD_RESIDENT_BLOCKS;
+            let offloads = pick(c.offload, if can_offload { Offload::all().to_vec() } else { vec![Offload::default()] });
             for &recompute in &recs {
                 for &sp in &sps {
                     for &zero in &zeros {
@@ -216,22 +251,34 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                             t.invalid += 1;
                             continue;
                         }
-                        // memory does not depend on the overlap options
-                        let mem = memory::per_device(spec, &plan, p.seq_len, p.fine_tune, p.capacity);
-                        for &dp_overlap in &dpo {
-                            for &tp_overlap in &tpo {
-                                t.evaluated += 1;
-                                let opts = SimOptions { dp_overlap, tp_overlap };
-                                if !mem.fits {
-                                    t.oom += 1;
-                                    if t.least.as_ref().is_none_or(|l| mem.total_gib < l.memory_gib) {
-                                        t.least = evaluate(p, &plan, opts);
+                        let w = workload::build(spec, &plan, p.seq_len);
+                        // the redo choice only exists with SP and without full recompute
+                        let redos = pick(c.sp_ag_redo, if sp && o.tp > 1 && recompute != Recompute::Full { vec![true, false] } else { vec![true] });
+                        for &sp_ag_redo in &redos {
+                            for &offload in &offloads {
+                                let base = SimOptions { sp_ag_redo, offload, ..SimOptions::default() };
+                                // memory depends on the redo and offload choices only
+                                let mem = memory_of(p, &plan, base);
+                                for &dp_overlap in &dpo {
+                                    for &tp_overlap in &tpo {
+                                        for &dp_inner in &orders {
+                                            t.evaluated += 1;
+                                            let opts = SimOptions { dp_overlap, tp_overlap, dp_inner, ..base };
+                                            if !mem.fits {
+                                                t.oom += 1;
+                                                if t.least.as_ref().is_none_or(|l| mem.total_gib < l.memory_gib) {
+                                                    t.least = Some(simulate(p, &plan, &w, opts, mem));
+                                                }
+                                                continue;
+                                            }
+                                            t.feasible += 1;
+                                            t.top.push(simulate(p, &plan, &w, opts, mem));
+                                            if t.top.len() >= 4 * top.max(1) + 64 {
+                                                t.top.sort_by(|a, b| a.time_per_sample().total_cmp(&b.time_per_sample()));
+                                                t.top.truncate(top.max(1));
+                                            }
+                                        }
                                     }
-                                    continue;
-                                }
-                                if let Some(cand) = evaluate(p, &plan, opts) {
-                                    t.feasible += 1;
-                                    t.top.push(cand);
                                 }
                             }
                         }
@@ -278,4 +325,49 @@ struct Tally {
     invalid: u64,
     top: Vec<Candidate>,
     least: Option<Candidate>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+    use crate::simulator::AnalyticDevice;
+
+    /// Each new schedule dimension changes time or memory, and the MT-NLG
+    /// example searches at least Calculon's 8,112 configurations.
+    #[test]
+    fn schedule_dimensions_are_modelled_and_the_space_covers_calculon() {
+        let spec = catalog::model("mt-nlg-530b").unwrap();
+        let sys = catalog::system("dgx-a100-80gb").unwrap();
+        let acc = catalog::accelerator(&sys.accelerator).unwrap();
+        let device = AnalyticDevice::new(&acc);
+        let network = Network::from_system(Some(&sys), 5128);
+        let p = Problem { spec: &spec, seq_len: 2048, gpus: 5128, global_batch: 2520, round_batch: true, dtype: Dtype::Fp16, fine_tune: FineTune::Full, capacity: acc.memory(), device: &device, network: &network, constraints: Constraints::default() };
+        let r = search(&p, 3);
+        assert!(r.configs_evaluated >= 8112, "{}", r.configs_evaluated);
+        assert!(r.configs_feasible > 0);
+        let plan = Plan { tp: 8, pp: 1, dp: 641, interleave: 1, sp: true, ep: 1, zero: 2, recompute: Recompute::Selective, micro_batch: 3, global_batch: 1923, dtype: Dtype::Fp16 };
+        let ev = |o: SimOptions| evaluate(&p, &plan, o).unwrap();
+        let base = ev(SimOptions::default());
+        // offload frees device memory, uses host memory, and costs time only when not hidden
+        for off in Offload::all().into_iter().filter(Offload::any) {
+            let c = ev(SimOptions { offload: off, ..SimOptions::default() });
+            assert!(c.memory.total_gib < base.memory.total_gib, "{off:?}");
+            assert!(c.memory.host_gib > 0.0);
+            assert!(c.step_time_s >= base.step_time_s);
+        }
+        // TP overlap: ring hides more than pipe, both less exposed than none
+        let tp = |t| ev(SimOptions { tp_overlap: t, ..SimOptions::default() }).breakdown.tp_comm_exposed_s;
+        assert!(tp(TpOverlap::Ring) < tp(TpOverlap::Pipe) && tp(TpOverlap::Pipe) < tp(TpOverlap::None));
+        // storing the gathered input: more memory, less TP communication
+        let st = ev(SimOptions { sp_ag_redo: false, ..SimOptions::default() });
+        assert!(st.memory.activations_gib > base.memory.activations_gib);
+        assert!(st.breakdown.tp_comm_exposed_s < base.breakdown.tp_comm_exposed_s);
+        // data-fastest rank order puts TP on the NICs
+        let di = ev(SimOptions { dp_inner: true, ..SimOptions::default() });
+        assert!(di.breakdown.tp_comm_exposed_s > base.breakdown.tp_comm_exposed_s);
+        // the Megatron schedule reproduces the old, narrower space
+        let m = search(&Problem { constraints: Constraints::default().megatron_schedule(), ..p }, 1);
+        assert_eq!(m.configs_evaluated, 144);
+    }
 }

@@ -89,6 +89,24 @@ pub struct BlockOps {
     pub recompute: Vec<Op>,
 }
 
+/// Per-device byte sizes that offloading to host memory moves (transformer
+/// blocks only; the embedding and head stay resident).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OffloadSizes {
+    /// One block's weights as held per device (after ZeRO-3 sharding).
+    pub block_weights: f64,
+    /// One block's stored activations for one micro-batch (SP all-gather
+    /// redone; the checkpoint only under full recomputation).
+    pub block_activations: f64,
+    /// Extra stored bytes per block and micro-batch without the SP
+    /// all-gather redo.
+    pub block_gathered_extra: f64,
+    /// All block weights on the device.
+    pub weights: f64,
+    /// All block optimizer states on the device (after ZeRO-1 sharding).
+    pub optimizer: f64,
+}
+
 /// One training iteration on the most loaded pipeline stage.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -110,6 +128,8 @@ pub struct Workload {
     pub dp_per_step: Vec<Op>,
     /// Optimizer kernels once per step.
     pub optimizer: Vec<Op>,
+    /// What offloading would move.
+    pub offload: OffloadSizes,
     pub microbatches: u64,
     pub pp: u64,
     pub interleave: u64,
@@ -118,6 +138,10 @@ pub struct Workload {
     pub dp: u64,
     pub ep: u64,
 }
+
+/// Name of the backward re-gather of the SP input for the weight gradient
+/// (skipped by the simulator when the gathered input is stored instead).
+pub const TP_AG_REDO: &str = "tp_ag_redo";
 
 /// Bytes per parameter moved by one mixed-precision optimizer step in
 /// Megatron-LM (fp32 master weights and fp32 `main_grad`): Adam reads
@@ -194,7 +218,7 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Workload {
     let enter_bwd = |v: &mut Vec<Op>, name| {
         if t > 1 {
             if sp {
-                v.push(Op::Comm { name: "tp_ag_redo", coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
+                v.push(Op::Comm { name: TP_AG_REDO, coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
             }
             let coll = if sp { Collective::ReduceScatter } else { Collective::AllReduce };
             v.push(Op::Comm { name, coll, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
@@ -421,6 +445,20 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Workload {
     let per_param = if plan.dtype.is_mixed_precision() { OPTIMIZER_BYTES_PER_PARAM_MIXED } else { OPTIMIZER_BYTES_PER_PARAM_FP32 };
     let optimizer = vec![Op::Mem { name: "adam_step", bytes: b(opt_params * per_param) }];
 
+    // --- what offloading moves (memory.rs holds the same quantities)
+    let body_params = (params - spec.params().embedding / tf).max(0.0);
+    let (w_bytes, o_bytes) = if plan.dtype.is_mixed_precision() { (e, 12.0) } else { (plan.dtype.bytes(), 2.0 * plan.dtype.bytes()) };
+    let weights_dev = body_params * w_bytes / if plan.zero >= 3 { dp as f64 } else { 1.0 };
+    let optimizer_dev = body_params * o_bytes / if plan.zero >= 1 { dp as f64 } else { 1.0 };
+    let act_redo = crate::memory::activation_bytes_per_layer_with(spec, plan, seq_len, true);
+    let offload = OffloadSizes {
+        block_weights: weights_dev / stage_layers,
+        block_activations: act_redo,
+        block_gathered_extra: crate::memory::activation_bytes_per_layer_with(spec, plan, seq_len, false) - act_redo,
+        weights: weights_dev,
+        optimizer: optimizer_dev,
+    };
+
     Workload {
         dtype: plan.dtype,
         blocks,
@@ -432,6 +470,7 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Workload {
         dp_per_microbatch,
         dp_per_step,
         optimizer,
+        offload,
         microbatches: plan.micro_batches(),
         pp: plan.pp,
         interleave: plan.interleave,

@@ -59,6 +59,13 @@ pub struct System {
     pub lifetime_years: Option<f64>,
     pub intra_node: Option<Link>,
     pub inter_node: Option<Link>,
+    /// Host (CPU) link per accelerator, per direction, GB/s: what offloaded
+    /// weights, activations and optimizer states move over (PCIe on most
+    /// systems). Optional; without it the plan search does not offload.
+    pub host_link_gb_s: Option<f64>,
+    /// Host (CPU) memory per node, GiB, shared by its accelerators for
+    /// offloaded tensors. Optional; without it no offload is searched.
+    pub host_memory_gib: Option<f64>,
     #[serde(default)]
     pub field_sources: BTreeMap<String, String>,
 }
@@ -66,6 +73,7 @@ pub struct System {
 const FIELDS: &[&str] = &[
     "name", "accelerator", "accelerators_per_node", "year", "node_max_power_w", "node_idle_power_w", "price_usd",
     "price_year", "embodied_non_accelerator_kgco2e", "embodied_method", "lifetime_years", "intra_node", "inter_node",
+    "host_link_gb_s", "host_memory_gib",
 ];
 
 impl System {
@@ -122,6 +130,12 @@ impl System {
                     check_pos(file, &format!("{name}.latency_us"), b, 1e6)?;
                 }
             }
+        }
+        if let Some(b) = self.host_link_gb_s {
+            check_pos(file, "host_link_gb_s", b, 1e4)?;
+        }
+        if let Some(m) = self.host_memory_gib {
+            check_pos(file, "host_memory_gib", m, 1e7)?;
         }
         validate_field_sources(file, &self.field_sources, FIELDS)
     }

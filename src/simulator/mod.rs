@@ -10,8 +10,20 @@
 //! * the 1F1B bubble is `(p−1)/v · t_mb`, i.e. `(p−1)/(m·v)` of the ideal
 //!   time for `v` interleaved chunks (Narayanan 2021 eq. 1 and §2.2.2);
 //! * tensor-parallel collectives are exposed (Megatron-LM of Korthikanti
-//!   2022 runs them synchronously) unless `tp_overlap` is set, in which
-//!   case they hide behind the block's GEMMs where shorter;
+//!   2022 runs them synchronously) unless [`TpOverlap`] is `Ring` or
+//!   `Pipe`, which decompose each collective and its neighbouring GEMM into
+//!   `t` tiles and overlap them (see [`TpOverlap`]);
+//! * with offloading ([`Offload`]), each block's offloaded weights and
+//!   activations cross the host link once per micro-batch in forward and
+//!   in backward, overlapped with that block's GEMMs and exposed TP
+//!   communication but not with its memory-bound kernels (which compete
+//!   for HBM bandwidth; Calculon's rule): exposed = max(0, transfer −
+//!   window) per block. PCIe is full duplex, so in forward the weight
+//!   prefetch (host→device) and the activation write-back (device→host)
+//!   take the longer of the two; in backward both are host→device and add.
+//!   Once per step the optimizer states stream in and out around the
+//!   optimizer kernel, and offloaded weights get their updated copy written
+//!   back: exposed = max(0, max(in, out) − optimizer kernel);
 //! * the data-parallel gradient reduction overlaps the last micro-batch's
 //!   backward except its last bucket when `dp_overlap` is set (PyTorch DDP
 //!   / Megatron bucketed all-reduce, 40M-element buckets), else it is
@@ -23,27 +35,73 @@ pub mod network;
 
 pub use device::{AnalyticDevice, DeviceModel, ProfileDevice};
 pub use network::{Layout, Network};
+pub use crate::memory::Offload;
 
 use crate::units::{Bytes, Seconds};
-use crate::workload::{CommRole, Group, Op, Workload};
+use crate::workload::{CommRole, Group, Op, Workload, TP_AG_REDO, Collective};
 use serde::Serialize;
 
 /// Megatron-LM / PyTorch DDP gradient bucket: 40M elements (Megatron's
 /// `DistributedDataParallel` default `bucket_size = 40_000_000`).
 pub const DP_BUCKET_PARAMS: f64 = 40e6;
 
-/// Scheduling options that are not part of the parallel layout.
+/// How tensor-parallel collectives overlap the GEMM next to them
+/// (Calculon's `tensor_par_overlap`; Wang et al. 2023, "Overlap
+/// communication with dependent computation via decomposition in large
+/// deep learning models", ASPLOS'23; Megatron-core / Transformer Engine
+/// `tp_comm_overlap`).
+///
+/// Model (Calculon `LinearOverlapped`): the collective of time `C` and its
+/// neighbouring GEMM (the one consuming an all-gather's output, or
+/// producing a reduce-scatter's / all-reduce's input) are cut into `n = t`
+/// tiles along the larger of the GEMM's `m`/`k`. Each tiled GEMM is priced
+/// on the device model, so the loss of efficiency of `n` smaller GEMMs is
+/// charged (`n·time(m/n) − time(m)`). Of the `n` tiles, `n − 1` overlap:
+/// exposed = `(n−1)·max(0, C/n − G/n)`, `G` the tiled GEMM time.
+/// Assumptions: the collective's bandwidth is unchanged by tiling (the same
+/// ring steps), the copies do not slow the GEMM (copy engines / p2p,
+/// as in Wang et al.), and two collectives next to the same GEMM may each
+/// overlap it (slightly optimistic for the SP backward re-gather).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TpOverlap {
+    /// Synchronous collectives (Megatron-LM 2022; the default).
+    #[default]
+    None,
+    /// Ring decomposition: each of the `t − 1` ring steps sends one tile
+    /// while the GEMM works on the tile it already has, so the first tile
+    /// needs no communication.
+    Ring,
+    /// Pipelined (bulk-chunked) overlap: tiles are pipelined through a
+    /// collective per tile, which leaves one communication tile exposed
+    /// (`+ C/n`) at the start of the pipeline.
+    Pipe,
+}
+
+impl TpOverlap {
+    pub const ALL: [TpOverlap; 3] = [TpOverlap::None, TpOverlap::Ring, TpOverlap::Pipe];
+}
+
+/// Scheduling and placement options that are not part of the parallel
+/// split. The default is Megatron-LM 2022 (Korthikanti et al.): bucketed
+/// DP overlap, synchronous TP collectives, SP all-gather redone in
+/// backward, no offload, tensor-fastest rank order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct SimOptions {
     /// Overlap DP gradient reduction with backward (default true).
     pub dp_overlap: bool,
-    /// Overlap TP collectives with GEMMs (default false: Megatron 2022).
-    pub tp_overlap: bool,
+    pub tp_overlap: TpOverlap,
+    /// With SP: re-gather the sharded input for the weight gradient in
+    /// backward (Megatron; true) instead of storing the gathered input.
+    pub sp_ag_redo: bool,
+    pub offload: Offload,
+    /// Rank order data-fastest instead of tensor-fastest ([`Layout`]).
+    pub dp_inner: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { dp_overlap: true, tp_overlap: false }
+        Self { dp_overlap: true, tp_overlap: TpOverlap::None, sp_ag_redo: true, offload: Offload::default(), dp_inner: false }
     }
 }
 
@@ -61,6 +119,8 @@ pub struct Breakdown {
     pub dp_comm_exposed_s: f64,
     pub bubble_s: f64,
     pub optimizer_s: f64,
+    /// Host-link transfers of offloaded tensors not hidden behind compute.
+    pub offload_exposed_s: f64,
     pub step_time_s: f64,
 }
 
@@ -70,6 +130,8 @@ struct Parts {
     mem: f64,
     tp: f64,
     ep: f64,
+    /// TP link busy time (before overlap), for NIC sharing with DP.
+    tp_link: f64,
 }
 
 impl Parts {
@@ -81,6 +143,7 @@ impl Parts {
         self.mem += o.mem * w;
         self.tp += o.tp * w;
         self.ep += o.ep * w;
+        self.tp_link += o.tp_link * w;
     }
 }
 
@@ -92,8 +155,36 @@ pub struct Simulator<'a, D: DeviceModel + ?Sized> {
 }
 
 impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
-    fn layout(w: &Workload) -> Layout {
-        Layout { tp: w.tp, dp: w.dp, pp: w.pp, ep: w.ep }
+    fn layout(&self, w: &Workload) -> Layout {
+        Layout { tp: w.tp, dp: w.dp, pp: w.pp, ep: w.ep, dp_inner: self.options.dp_inner }
+    }
+
+    /// Exposed time of a TP collective of time `c` at `ops[i]` under the
+    /// overlap option, including the GEMM decomposition overhead.
+    fn tp_exposed(&self, ops: &[Op], i: usize, c: f64, w: &Workload) -> f64 {
+        if self.options.tp_overlap == TpOverlap::None || c == 0.0 {
+            return c;
+        }
+        let is_gemm = |o: &&Op| matches!(o, Op::Gemm { .. });
+        let after = || ops[i + 1..].iter().find(is_gemm);
+        let before = || ops[..i].iter().rev().find(is_gemm);
+        let gather = matches!(ops[i], Op::Comm { coll: Collective::AllGather, .. });
+        let nb = if gather { after().or_else(before) } else { before().or_else(after) };
+        let Some(&Op::Gemm { m, n, k, batch, .. }) = nb else { return c };
+        let tiles = w.tp.max(1);
+        let whole = self.device.gemm_time(m, n, k, batch, w.dtype).value();
+        let tiled = tiles as f64
+            * if m >= k {
+                self.device.gemm_time(m.div_ceil(tiles), n, k, batch, w.dtype).value()
+            } else {
+                self.device.gemm_time(m, n, k.div_ceil(tiles), batch, w.dtype).value()
+            };
+        let nf = tiles as f64;
+        let mut exposed = (nf - 1.0) * (c / nf - tiled / nf).max(0.0);
+        if self.options.tp_overlap == TpOverlap::Pipe {
+            exposed += c / nf;
+        }
+        exposed + (tiled - whole).max(0.0)
     }
 
     fn comm(&self, op: &Op, l: Layout) -> f64 {
@@ -104,34 +195,56 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
     }
 
     fn parts(&self, ops: &[Op], w: &Workload) -> Parts {
-        let l = Self::layout(w);
+        let l = self.layout(w);
         let mut p = Parts::default();
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
             match *op {
                 Op::Gemm { m, n, k, batch, .. } => p.gemm += self.device.gemm_time(m, n, k, batch, w.dtype).value(),
                 Op::Mem { bytes, .. } => p.mem += self.device.mem_time(bytes).value(),
                 Op::Comm { group: Group::Expert, .. } => p.ep += self.comm(op, l),
+                Op::Comm { name, .. } if name == TP_AG_REDO && !self.options.sp_ag_redo => {}
+                Op::Comm { group: Group::Tensor, .. } => {
+                    let c = self.comm(op, l);
+                    p.tp_link += c;
+                    p.tp += self.tp_exposed(ops, i, c, w);
+                }
                 Op::Comm { .. } => p.tp += self.comm(op, l),
             }
         }
-        if self.options.tp_overlap {
-            p.tp = (p.tp - p.gemm).max(0.0);
-        }
         p
+    }
+
+    /// Exposed host-link time of one block and micro-batch, forward and
+    /// backward (see the module doc).
+    fn offload_block(&self, w: &Workload, fwd: Parts, bwd: Parts, rc: Parts) -> f64 {
+        let o = self.options.offload;
+        if !(o.weights || o.activations) {
+            return 0.0;
+        }
+        let s = w.offload;
+        let wb = if o.weights { s.block_weights } else { 0.0 };
+        let ab = if o.activations { s.block_activations + if self.options.sp_ag_redo { 0.0 } else { s.block_gathered_extra } } else { 0.0 };
+        let net = self.network;
+        let f = (net.host_time(wb.max(ab)) - (fwd.gemm + fwd.tp)).max(0.0);
+        let b = (net.host_time(wb + ab) - (bwd.gemm + bwd.tp + rc.gemm + rc.tp)).max(0.0);
+        f + b
     }
 
     /// Simulates one step.
     #[must_use]
     pub fn step(&self, w: &Workload) -> Breakdown {
-        let l = Self::layout(w);
+        let l = self.layout(w);
         // per micro-batch, on the stage body
         let mut body_fwd = Parts::default();
         let mut body_bwd = Parts::default();
         let mut body_rc = Parts::default();
+        let mut offload_mb = 0.0;
         for blk in &w.blocks {
-            body_fwd.add(self.parts(&blk.forward, w), blk.per_stage);
-            body_bwd.add(self.parts(&blk.backward, w), blk.per_stage);
-            body_rc.add(self.parts(&blk.recompute, w), blk.per_stage);
+            let (f, b, r) = (self.parts(&blk.forward, w), self.parts(&blk.backward, w), self.parts(&blk.recompute, w));
+            offload_mb += blk.per_stage * self.offload_block(w, f, b, r);
+            body_fwd.add(f, blk.per_stage);
+            body_bwd.add(b, blk.per_stage);
+            body_rc.add(r, blk.per_stage);
         }
         let mut first = Parts::default();
         first.add(self.parts(&w.embed_forward, w), 1.0);
@@ -152,17 +265,22 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         }
         let p2p: f64 = w.p2p_per_microbatch.iter().map(|o| self.comm(o, l)).fold(0.0, |a, x| a + x);
         let m = w.microbatches as f64;
-        let t_mb = stage.compute() + stage.tp + stage.ep + p2p;
+        let t_mb = stage.compute() + stage.tp + stage.ep + p2p + offload_mb;
         let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * t_mb;
 
         // data parallelism
         let params_bucket = |bytes: Bytes| bytes.value() / 2.0;
-        let bwd_window = (body_bwd.compute() + body_rc.compute()).max(0.0);
-        let fwd_window = body_fwd.compute();
+        // When TP and DP groups both span nodes they share the NICs: DP
+        // traffic can only overlap compute while TP traffic is not on the
+        // wire (no bandwidth sharing model beyond that).
+        let share = self.network.spans_nodes(Group::Tensor, l) && self.network.spans_nodes(Group::Data, l);
+        let busy = |p: Parts| if share { p.tp_link } else { 0.0 };
+        let bwd_window = (body_bwd.compute() + body_rc.compute() - busy(body_bwd) - busy(body_rc)).max(0.0);
+        let fwd_window = (body_fwd.compute() - busy(body_fwd)).max(0.0);
         let mut dp_exposed = 0.0;
         for op in &w.dp_per_microbatch {
             let t = self.comm(op, l);
-            let window = stage.compute() / w.dp_per_microbatch.len().max(1) as f64;
+            let window = (stage.compute() - busy(stage)).max(0.0) / w.dp_per_microbatch.len().max(1) as f64;
             dp_exposed += m * if self.options.dp_overlap { (t - window).max(0.0) } else { t };
         }
         for op in &w.dp_per_step {
@@ -177,6 +295,11 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             _ => 0.0,
         }).fold(0.0, |a, x| a + x);
         let compute = m * stage.compute();
+        // once per step: optimizer states in and out, updated weights out
+        let o = self.options.offload;
+        let opt_in = if o.optimizer { w.offload.optimizer } else { 0.0 };
+        let opt_out = opt_in + if o.weights { w.offload.weights } else { 0.0 };
+        let offload_step = (self.network.host_time(opt_in.max(opt_out)) - optimizer).max(0.0);
         let b = Breakdown {
             compute_s: compute,
             recompute_s: m * body_rc.compute(),
@@ -186,9 +309,10 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             dp_comm_exposed_s: dp_exposed,
             bubble_s: bubble,
             optimizer_s: optimizer,
+            offload_exposed_s: m * offload_mb + offload_step,
             step_time_s: 0.0,
         };
-        Breakdown { step_time_s: b.compute_s + b.tp_comm_exposed_s + b.ep_comm_exposed_s + b.pp_comm_s + b.dp_comm_exposed_s + b.bubble_s + b.optimizer_s, ..b }
+        Breakdown { step_time_s: b.compute_s + b.tp_comm_exposed_s + b.ep_comm_exposed_s + b.pp_comm_s + b.dp_comm_exposed_s + b.bubble_s + b.optimizer_s + b.offload_exposed_s, ..b }
     }
 
     /// Step time.

@@ -35,6 +35,13 @@ pub const FALLBACK_INTRA_GB_S: f64 = 25.0;
 pub const FALLBACK_INTER_GBIT_S: f64 = 100.0;
 pub const FALLBACK_GPUS_PER_NODE: u64 = 8;
 
+/// Achieved fraction of the host link (PCIe) bandwidth for offload copies
+/// of large pinned buffers. Source: CUDA `bandwidthTest` with pinned memory
+/// on PCIe Gen4 x16 A100 systems typically reports 24–26 GB/s of the 31.5
+/// GB/s line rate (~0.8); Calculon's `a100_80g.json` mem2 uses 0.95 for
+/// transfers ≥ 100 MB, which we consider optimistic. 0.8 is used.
+pub const HOST_LINK_EFFICIENCY: f64 = 0.8;
+
 /// The two tiers of a cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct Network {
@@ -45,6 +52,12 @@ pub struct Network {
     /// Per node per direction, bytes/s (after efficiency).
     pub inter_bw: f64,
     pub inter_latency: f64,
+    /// Host link per GPU per direction, bytes/s (after efficiency); 0 when
+    /// the system profile gives none (then nothing is offloaded).
+    pub host_bw: f64,
+    /// Host memory per GPU (the node's divided by its GPUs), bytes; 0 when
+    /// the system profile gives none.
+    pub host_memory_per_gpu: f64,
 }
 
 /// Group sizes of a plan, for placement.
@@ -54,6 +67,20 @@ pub struct Layout {
     pub dp: u64,
     pub pp: u64,
     pub ep: u64,
+    /// Rank order: `false` = Megatron-LM's default (tensor fastest, then
+    /// data, then pipeline); `true` = data fastest, then tensor, then
+    /// pipeline (Megatron-core `initialize_model_parallel(order="dp-tp-pp")`
+    /// style). Decides which network tier each group lands on — the
+    /// counterpart of Calculon's per-dimension network assignment.
+    pub dp_inner: bool,
+}
+
+impl Network {
+    /// Whether offloading to host memory can be modelled on this system.
+    #[must_use]
+    pub fn has_host(&self) -> bool {
+        self.host_bw > 0.0 && self.host_memory_per_gpu > 0.0
+    }
 }
 
 impl Network {
@@ -70,6 +97,8 @@ impl Network {
                     intra_latency: intra.map_or(5e-6, |l| l.latency().value()),
                     inter_bw: inter.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, |b| b.value()) * NIC_EFFICIENCY,
                     inter_latency: inter.map_or(5e-6, |l| l.latency().value()),
+                    host_bw: s.host_link_gb_s.map_or(0.0, |b| b * 1e9 * HOST_LINK_EFFICIENCY),
+                    host_memory_per_gpu: s.host_memory_gib.map_or(0.0, |m| m * 1024f64.powi(3) / n as f64),
                 }
             }
             None => Self {
@@ -78,20 +107,38 @@ impl Network {
                 intra_latency: 5e-6,
                 inter_bw: FALLBACK_INTER_GBIT_S * 1e9 / 8.0 * NIC_EFFICIENCY,
                 inter_latency: 5e-6,
+                host_bw: 0.0,
+                host_memory_per_gpu: 0.0,
             },
         }
     }
 
-    /// (size, members per node) of a group under Megatron's rank order.
+    /// (size, members per node) of a group under the plan's rank order
+    /// (a group with rank stride `d` has `node / d` members per node).
     fn placement(&self, g: Group, l: Layout) -> (u64, u64) {
         let node = self.gpus_per_node;
         let per_node = |stride: u64, size: u64| (node / stride.max(1)).clamp(1, size.max(1));
+        let (tp_stride, dp_stride) = if l.dp_inner { (l.dp, 1) } else { (1, l.tp) };
         match g {
-            Group::Tensor => (l.tp, l.tp.min(node)),
-            Group::Data => (l.dp, per_node(l.tp, l.dp)),
-            Group::Expert => (l.ep, per_node(l.tp, l.ep)),
+            Group::Tensor => (l.tp, per_node(tp_stride, l.tp)),
+            Group::Data => (l.dp, per_node(dp_stride, l.dp)),
+            // expert-parallel groups are contiguous slices of a DP group
+            Group::Expert => (l.ep, per_node(dp_stride, l.ep)),
             Group::Pipeline => (l.pp, per_node(l.tp * l.dp, l.pp)),
         }
+    }
+
+    /// Whether group `g` has members on more than one node.
+    #[must_use]
+    pub fn spans_nodes(&self, g: Group, l: Layout) -> bool {
+        let (n, k) = self.placement(g, l);
+        n > 1 && k < n
+    }
+
+    /// Seconds to move `bytes` over the host link (0 without one).
+    #[must_use]
+    pub fn host_time(&self, bytes: f64) -> f64 {
+        if self.host_bw > 0.0 { bytes / self.host_bw } else { 0.0 }
     }
 
     /// Time of one collective of `bytes` in group `g`.
@@ -139,7 +186,7 @@ mod tests {
     #[test]
     fn ring_all_reduce_is_twice_reduce_scatter_inside_a_node() {
         let n = dgx();
-        let l = Layout { tp: 8, dp: 1, pp: 1, ep: 1 };
+        let l = Layout { tp: 8, dp: 1, pp: 1, ep: 1, dp_inner: false };
         let s = Bytes::new(1e9);
         let ar = n.time(Collective::AllReduce, Group::Tensor, s, l).value();
         let rs = n.time(Collective::ReduceScatter, Group::Tensor, s, l).value();
@@ -151,12 +198,26 @@ mod tests {
     #[test]
     fn data_parallel_across_nodes_uses_the_nics() {
         let n = dgx();
-        let l = Layout { tp: 8, dp: 8, pp: 1, ep: 1 };
+        let l = Layout { tp: 8, dp: 8, pp: 1, ep: 1, dp_inner: false };
         let s = Bytes::new(1e9);
         let t = n.time(Collective::AllReduce, Group::Data, s, l).value();
         // one member per node: 1/8 of 8 x 200 Gbit/s = 25 GB/s x 0.9
         let want = 2.0 * 7.0 / 8.0 * 1e9 / (25e9 * NIC_EFFICIENCY);
         assert!((t - want).abs() / want < 1e-3, "{t} {want}");
-        assert_eq!(n.time(Collective::AllReduce, Group::Data, s, Layout { tp: 8, dp: 1, pp: 1, ep: 1 }).value(), 0.0);
+        assert_eq!(n.time(Collective::AllReduce, Group::Data, s, Layout { tp: 8, dp: 1, pp: 1, ep: 1, dp_inner: false }).value(), 0.0);
+    }
+
+    #[test]
+    fn data_fastest_rank_order_moves_tensor_parallelism_onto_the_nics() {
+        let n = dgx();
+        let s = Bytes::new(1e9);
+        let tp_major = Layout { tp: 8, dp: 8, pp: 1, ep: 1, dp_inner: false };
+        let dp_major = Layout { dp_inner: true, ..tp_major };
+        let t = |g, l| n.time(Collective::AllReduce, g, s, l).value();
+        assert!(t(Group::Tensor, dp_major) > 5.0 * t(Group::Tensor, tp_major));
+        assert!(t(Group::Data, dp_major) < t(Group::Data, tp_major) / 5.0);
+        assert!(n.has_host());
+        // PCIe Gen4 x16 at the stated efficiency
+        assert!((n.host_time(1e9) - 1.0 / (31.5 * HOST_LINK_EFFICIENCY)).abs() < 1e-9);
     }
 }

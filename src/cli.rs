@@ -29,6 +29,8 @@ pub enum Command {
     /// recompute x SP x ZeRO x EP) for a fixed cluster and global batch,
     /// simulate each, and rank the ones that fit in memory.
     Plan(PlanArgs),
+    /// Measure this machine: time real GEMMs on the CPU (and NVIDIA GPU), sample power, write a calibration profile.
+    Calibrate(CalibrateArgs),
     /// List catalog entries.
     List {
         /// What to list.
@@ -145,9 +147,68 @@ pub struct ScenarioFlags {
     /// Leave out embodied (manufacturing) carbon.
     #[arg(long)]
     pub no_embodied: bool,
+    /// Calibration profile (from `flopprint calibrate --out FILE`): measured GEMM throughput (and power) for the device model; with `--system local` the profiled machine is the hardware.
+    #[arg(long)]
+    pub calibration: Option<String>,
     /// Skip the step-time simulator: time = FLOPs / (GPUs x peak x default MFU of the family).
     #[arg(long)]
     pub no_simulate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalDevice {
+    Cpu,
+    Cuda,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Which device(s) to calibrate.
+    #[arg(long, value_enum, default_value_t = CalDevice::Cpu)]
+    pub device: CalDevice,
+    /// A short sweep (CPU: 256-1024 and fp32 2048; about 10-15 s). The default.
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// A full sweep (CPU 256-2048, GPU 256-8192).
+    #[arg(long)]
+    pub full: bool,
+    /// Dtypes to measure, comma-separated (default: fp64,fp32 on CPU; fp32,tf32,fp16,bf16 on GPU).
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<Dtype>())]
+    pub dtypes: Vec<Dtype>,
+    /// Also measure the exact GEMM shapes of this model's training step.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Tensor-parallel size for --model shapes.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u64,
+    /// Sequence length for --model shapes (default: the model's).
+    #[arg(long)]
+    pub seq_len: Option<u64>,
+    /// Micro-batch for --model shapes.
+    #[arg(long, default_value_t = 1)]
+    pub micro_batch: u64,
+    /// CPU threads (default: all).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Time budget for the measurements in seconds.
+    #[arg(long)]
+    pub budget: Option<f64>,
+    /// Close the loop: predict a small transformer step's GEMM sequence from the profile, run it, report the error.
+    #[arg(long)]
+    pub check: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CalFormat::Table)]
+    pub format: CalFormat,
+    /// Write the profile (JSON) to this file; stdout shows the chosen format.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -242,6 +303,7 @@ impl ScenarioFlags {
             lora_rank: self.lora_rank,
             embodied: if self.no_embodied { Some(false) } else { None },
             simulate: if self.no_simulate { Some(false) } else { None },
+            calibration: self.calibration.clone(),
             ..ScenarioInput::default()
         }
     }
@@ -334,6 +396,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Calibrate(a) => calibrate(&a),
         Command::Plan(a) => {
             let (mut input, defaulted) = scenario_input(a.scenario.as_deref(), &a.flags)?;
             let tokens_given = input.tokens.is_some();
@@ -397,4 +460,129 @@ fn show(id: &str) -> Result<String> {
         }
     }
     anyhow::bail!("unknown id `{id}`: not an accelerator, system, site or model; run `flopprint list hardware|systems|sites|models`")
+}
+
+/// The exact GEMM shapes (m, n, k) of a model's training step under TP
+/// (batched attention GEMMs left out: the profile times single GEMMs).
+fn model_shapes(a: &CalibrateArgs) -> Result<Vec<crate::calibrate::GemmShape>> {
+    let Some(id) = &a.model else { return Ok(Vec::new()) };
+    let spec = catalog::model(id)?;
+    let seq = a.seq_len.unwrap_or(spec.max_seq_len.min(2048));
+    let plan = crate::plan::Plan {
+        tp: a.tp,
+        pp: 1,
+        dp: 1,
+        interleave: 1,
+        sp: a.tp > 1,
+        ep: 1,
+        zero: 0,
+        recompute: crate::flops::Recompute::None,
+        micro_batch: a.micro_batch,
+        global_batch: a.micro_batch,
+        dtype: Dtype::Fp32,
+    };
+    plan.validate(&spec).map_err(|e| anyhow::anyhow!("calibrate --model {id}: {e}"))?;
+    let w = crate::workload::build(&spec, &plan, seq);
+    let mut shapes: Vec<crate::calibrate::GemmShape> = Vec::new();
+    let ops = w.blocks.iter().flat_map(|b| b.forward.iter().chain(b.backward.iter())).chain(w.head_forward.iter()).chain(w.head_backward.iter());
+    for op in ops {
+        if let crate::workload::Op::Gemm { m, n, k, batch: 1, .. } = op {
+            let sh = crate::calibrate::GemmShape::new(usize::try_from(*m)?, usize::try_from(*n)?, usize::try_from(*k)?);
+            if !shapes.contains(&sh) {
+                shapes.push(sh);
+            }
+        }
+    }
+    Ok(shapes)
+}
+
+fn calibrate(a: &CalibrateArgs) -> Result<()> {
+    use crate::calibrate::{self as cal, DeviceKind};
+    let devices = match a.device {
+        CalDevice::Cpu => vec![DeviceKind::Cpu],
+        CalDevice::Cuda => vec![DeviceKind::Cuda],
+        CalDevice::All => vec![DeviceKind::Cpu, DeviceKind::Cuda],
+    };
+    if let Some(b) = a.budget {
+        if !(b.is_finite() && b > 0.0 && b <= 86_400.0) {
+            anyhow::bail!("--budget {b}: must be a number of seconds in (0, 86400]");
+        }
+    }
+    if a.threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let defaults = cal::CalibrateOptions::default();
+    let opts = cal::CalibrateOptions {
+        devices: devices.clone(),
+        quick: !a.full,
+        full: a.full,
+        dtypes: a.dtypes.clone(),
+        extra_shapes: model_shapes(a)?,
+        time_budget_s: a.budget.unwrap_or(if a.full { 60.0 } else { defaults.time_budget_s }),
+        threads: a.threads,
+        progress: true,
+    };
+    let mut profiles = Vec::new();
+    for d in devices {
+        match cal::run(&cal::CalibrateOptions { devices: vec![d], ..opts.clone() }) {
+            Ok(p) => profiles.push(p),
+            // with --device all, a machine without a GPU still calibrates its CPU
+            Err(e) if a.device == CalDevice::All && d == DeviceKind::Cuda => eprintln!("note: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut checks = Vec::new();
+    if a.check {
+        for p in &profiles {
+            let dtype = if p.results.iter().any(|r| r.dtype == Dtype::Fp32) { Dtype::Fp32 } else { p.results.first().map_or(Dtype::Fp32, |r| r.dtype) };
+            for h in [512, 768, 1024] {
+                let shapes = cal::transformer_step_shapes(h, 2048, dtype);
+                checks.push((h, cal::check(p, &shapes)?));
+            }
+        }
+    }
+    let json = if profiles.len() == 1 { profiles[0].to_json() } else { serde_json::to_string_pretty(&profiles)? };
+    let shown = match a.format {
+        CalFormat::Json => format!("{json}\n"),
+        CalFormat::Table => calibration_table(&profiles, &checks),
+    };
+    if let Some(out) = &a.out {
+        emit(format!("{json}\n").as_bytes(), Some(out))?;
+    }
+    emit(shown.as_bytes(), None)
+}
+
+fn calibration_table(profiles: &[crate::calibrate::CalibrationProfile], checks: &[(usize, crate::calibrate::CheckReport)]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for p in profiles {
+        let _ = writeln!(s, "device: {} ({:?}, {} threads){}", p.device.name, p.device.kind, p.device.threads, p.device.catalog_id.as_ref().map_or(String::new(), |c| format!(", catalog id {c}")));
+        for pk in &p.device.peaks {
+            let _ = writeln!(
+                s,
+                "peak {} [{}]: theoretical {} GFLOP/s, FMA loop {} GFLOP/s{}",
+                pk.dtype,
+                pk.isa,
+                pk.theoretical_flops_per_s.map_or("n/a".into(), |v| format!("{:.1}", v / 1e9)),
+                pk.measured_flops_per_s.map_or("n/a".into(), |v| format!("{:.1}", v / 1e9)),
+                if pk.used_by_gemm_backend { " (used by the GEMM backend)" } else { "" }
+            );
+        }
+        let _ = writeln!(s, "power: {:?} {}", p.power.source, p.power.note);
+        let _ = writeln!(s, "{:<6} {:>6} {:>6} {:>6} {:>10} {:>12} {:>22} {:>6} {:>7} {:>8}", "dtype", "m", "n", "k", "GFLOP/s", "median ms", "95% CI ms", "CV %", "repeats", "verified");
+        for r in &p.results {
+            let _ = writeln!(
+                s,
+                "{:<6} {:>6} {:>6} {:>6} {:>10.1} {:>12.3} {:>10.3} - {:<10.3} {:>6.1} {:>7} {:>8}",
+                r.dtype, r.m, r.n, r.k, r.flops_per_s / 1e9, r.seconds_median * 1e3, r.ci95_low * 1e3, r.ci95_high * 1e3, r.cv * 100.0, r.repeats, r.verified
+            );
+        }
+        for w in &p.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+    }
+    for (h, c) in checks {
+        let _ = writeln!(s, "check h={h}, 2048 tokens ({} GEMMs, {:.2} GFLOP): predicted {:.2} ms, measured {:.2} ms (95% CI {:.2}-{:.2}), error {:+.1} %", c.items.len(), c.total_flops / 1e9, c.predicted_s * 1e3, c.measured_s * 1e3, c.measured_ci95_low * 1e3, c.measured_ci95_high * 1e3, c.rel_error * 100.0);
+    }
+    s
 }

@@ -160,7 +160,7 @@ pub fn constraints(i: &crate::scenario::ScenarioInput) -> Constraints {
 /// selective recomputation, ZeRO-1 with DP; Korthikanti et al. 2022);
 /// otherwise the fastest feasible plan of [`search`](crate::search) with
 /// the given flags held fixed.
-fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>, device: &AnalyticDevice, network: &Network) -> Result<(Plan, SimOptions, MemoryBreakdown, &'static str), EstimateError> {
+fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>, device: &(dyn DeviceModel + Sync), network: &Network) -> Result<(Plan, SimOptions, MemoryBreakdown, &'static str), EstimateError> {
     let i = &sc.input;
     let spec = &sc.model;
     let gpus = sc.gpus;
@@ -239,9 +239,22 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let mut notes: Vec<String> = Vec::new();
     let mut sources = BTreeMap::new();
     let params = spec.params();
-    let device = AnalyticDevice::new(&sc.accelerator);
+    if !sc.accelerator.tdp_w.is_finite() && i.power_per_gpu.is_none() && i.total_power.is_none() {
+        return Err(EstimateError::Other(format!(
+            "the calibration profile of `{}` has no measured power (RAPL/NVML were not readable when it was made): give --power-per-gpu W or --total-power W",
+            sc.accelerator.name
+        )));
+    }
+    if !sc.accelerator.memory_gib.is_finite() {
+        return Err(EstimateError::Other("the calibration profile does not record the device's memory: rerun `flopprint calibrate`".into()));
+    }
+    let device = device_model(sc);
+    let device: &(dyn DeviceModel + Sync) = device.as_ref();
+    if let Some(p) = &sc.calibration {
+        sources.insert("device_model".into(), format!("calibration profile of {} ({} verified GEMM results, {} threads, {})", p.device.name, p.results.iter().filter(|r| r.verified).count(), p.device.threads, p.software.backend));
+    }
     let network = Network::from_system(sc.system.as_ref(), sc.gpus);
-    let (plan, sim_options, mem, chosen_by) = choose_plan(sc, i.global_batch, &device, &network)?;
+    let (plan, sim_options, mem, chosen_by) = choose_plan(sc, i.global_batch, device, &network)?;
     if !mem.fits && sc.mode == Mode::Predict {
         let fix = if chosen_by == "user" {
             "raise --tp/--pp, use --recompute full, a smaller --micro-batch, --zero 1..3, or more GPUs"
@@ -274,7 +287,7 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
             }
             None => {
                 let w = workload::build(spec, &plan, sc.seq_len);
-                let b = Simulator { device: &device, network: &network, options: sim_options }.step(&w);
+                let b = Simulator { device, network: &network, options: sim_options }.step(&w);
                 breakdown = Some(b);
                 let steps = tokens.unwrap_or(0.0) / (plan.global_batch as f64 * sc.seq_len as f64);
                 let wall = Seconds::new(b.step_time_s * steps);
@@ -394,6 +407,7 @@ pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
         throughput_log_sigma: match (sc.mode, i.mfu) {
             (Mode::Account, _) | (_, Some(_)) => 0.0,
             (Mode::Predict, None) if i.simulate == Some(false) => Spreads::DEFAULT_MFU_LOG_SIGMA,
+            (Mode::Predict, None) if sc.calibration.is_some() => Spreads::CALIBRATED_LOG_SIGMA,
             // simulated: the device model is validated on A100 (Korthikanti
             // Table 5); other families run on scaled A100 curves
             (Mode::Predict, None) if sc.accelerator.family == "ampere" => Spreads::SIMULATED_LOG_SIGMA,
@@ -549,13 +563,23 @@ pub struct PlanReport {
     pub notes: Vec<String>,
 }
 
+/// The device model: measured GEMM throughput from a calibration profile,
+/// else the analytic model of the accelerator's datasheet.
+fn device_model(sc: &Scenario) -> Box<dyn DeviceModel + Sync> {
+    let analytic = AnalyticDevice::new(&sc.accelerator);
+    match &sc.calibration {
+        Some(p) => Box::new(crate::calibrate::local::CalibratedDevice { profile: p.clone(), fallback: analytic }),
+        None => Box::new(analytic),
+    }
+}
+
 /// Searches the plans of a scenario and ranks them by `objective`.
 ///
 /// # Errors
 /// No feasible plan, or a failure pricing the best one.
 pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize, megatron_schedule: bool) -> Result<PlanReport, EstimateError> {
     let spec = &sc.model;
-    let device = AnalyticDevice::new(&sc.accelerator);
+    let device = device_model(sc);
     let network = Network::from_system(sc.system.as_ref(), sc.gpus);
     let global = sc.input.global_batch.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, sc.gpus));
     let mut c = constraints(&sc.input);
@@ -571,7 +595,7 @@ pub fn plan(sc: &Scenario, tokens_given: bool, objective: Objective, top: usize,
         dtype: sc.dtype,
         fine_tune: sc.fine_tune,
         capacity: sc.accelerator.memory(),
-        device: &device,
+        device: device.as_ref(),
         network: &network,
         constraints: c,
     };

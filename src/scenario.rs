@@ -225,6 +225,8 @@ pub struct Scenario {
     pub mode: Mode,
     /// Fields taken from the built-in default scenario.
     pub defaulted: Vec<String>,
+    /// A measured calibration profile of the device (`--calibration`).
+    pub calibration: Option<crate::calibrate::CalibrationProfile>,
 }
 
 fn check_range(flag: &str, v: f64, lo: f64, hi: f64, lo_inclusive: bool) -> Result<(), ScenarioError> {
@@ -306,8 +308,23 @@ impl ScenarioInput {
         self.validate()?;
         let model_id = self.model.as_deref().ok_or_else(|| ScenarioError::Missing("no model: give --model ID|PATH or `model = \"...\"` in the scenario file (see `flopprint list models`)".into()))?;
         let model = catalog::model(model_id)?;
-        let system = self.system.as_deref().map(catalog::system).transpose()?;
+        let calibration = self
+            .calibration
+            .as_deref()
+            .map(crate::calibrate::local::load)
+            .transpose()
+            .map_err(|m| ScenarioError::Value { flag: "--calibration".into(), value: self.calibration.clone().unwrap_or_default(), message: m })?;
+        let local = self.system.as_deref() == Some("local");
+        if local && calibration.is_none() {
+            return Err(ScenarioError::Missing("--system local needs --calibration FILE: measure this machine with `flopprint calibrate --out FILE` first".into()));
+        }
+        let system = if local { None } else { self.system.as_deref().map(catalog::system).transpose()? };
+        let local_acc = match (&calibration, local) {
+            (Some(p), true) => Some(crate::calibrate::local::accelerator(p).map_err(|m| ScenarioError::Value { flag: "--calibration".into(), value: self.calibration.clone().unwrap_or_default(), message: m })?),
+            _ => None,
+        };
         let accelerator = match (&system, self.accelerator.as_deref()) {
+            _ if local_acc.is_some() => local_acc.clone().expect("checked"),
             (Some(s), Some(a)) if a != s.accelerator => {
                 return Err(ScenarioError::Conflict(format!("--accelerator {a} conflicts with --system {} (which holds {}); give one of them", s.id, s.accelerator)))
             }
@@ -315,6 +332,22 @@ impl ScenarioInput {
             (None, Some(a)) => catalog::accelerator(a)?,
             (None, None) => return Err(ScenarioError::Missing("no hardware: give --system ID (a node, e.g. dgx-a100-80gb) or --accelerator ID (see `flopprint list systems` / `list hardware`)".into())),
         };
+        if let (Some(p), false) = (&calibration, local) {
+            match &p.device.catalog_id {
+                Some(id) if *id == accelerator.id => {}
+                other => {
+                    return Err(ScenarioError::Conflict(format!(
+                        "--calibration measured `{}` ({}), but the scenario's accelerator is `{}`; use the profile with `--system local`, or with the matching --accelerator/--system",
+                        p.device.name,
+                        other.as_deref().unwrap_or("no catalog id"),
+                        accelerator.id
+                    )))
+                }
+            }
+        }
+        if local && (self.nodes.is_some()) {
+            return Err(ScenarioError::Conflict("--system local is one machine: give --gpus (devices like the calibrated one), not --nodes".into()));
+        }
         let (gpus, nodes) = match (&system, self.nodes, self.gpus) {
             (Some(s), Some(n), Some(g)) => {
                 if n * u64::from(s.accelerators_per_node) != g {
@@ -361,6 +394,7 @@ impl ScenarioInput {
             fine_tune,
             mode,
             defaulted,
+            calibration,
         })
     }
 }

@@ -426,14 +426,14 @@ pub fn peaks(id: &CpuIdentity, threads: usize, micro_bench: bool) -> Vec<PeakFlo
                 isa: "avx2+fma".into(),
                 theoretical_flops_per_s: theo(8.0),
                 measured_flops_per_s: bench(8, |i| unsafe { fma::f32_avx2(i) as f64 }),
-                used_by_gemm_backend: true,
+                used_by_gemm_backend: !avx512,
             });
             out.push(PeakFlops {
                 dtype: Dtype::Fp64,
                 isa: "avx2+fma".into(),
                 theoretical_flops_per_s: theo(4.0),
                 measured_flops_per_s: bench(4, |i| unsafe { fma::f64_avx2(i) }),
-                used_by_gemm_backend: true,
+                used_by_gemm_backend: !avx512,
             });
             out.push(PeakFlops {
                 dtype: Dtype::Fp16,
@@ -449,9 +449,16 @@ pub fn peaks(id: &CpuIdentity, threads: usize, micro_bench: bool) -> Vec<PeakFlo
                 isa: "avx512f".into(),
                 theoretical_flops_per_s: theo(16.0),
                 measured_flops_per_s: bench(16, |i| unsafe { fma::f32_avx512(i) as f64 }),
-                // gemm 0.19 only has AVX-512 kernels with its `x86-v4` feature,
-                // which flopprint does not enable.
-                used_by_gemm_backend: false,
+                // flopprint builds gemm 0.19 with its `x86-v4` feature: AVX-512
+                // kernels, chosen at run time where the CPU has them
+                used_by_gemm_backend: true,
+            });
+            out.push(PeakFlops {
+                dtype: Dtype::Fp64,
+                isa: "avx512f".into(),
+                theoretical_flops_per_s: theo(8.0),
+                measured_flops_per_s: None,
+                used_by_gemm_backend: true,
             });
         }
     }
@@ -637,11 +644,6 @@ pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Resul
         }
         results.push(r);
     }
-    if peaks.iter().any(|p| p.isa == "avx512f") {
-        warnings.push(
-            "this CPU has AVX-512 but gemm 0.19 is built without its `x86-v4` feature, so GEMMs use AVX2 kernels (about half the AVX-512 peak); enable `gemm = { version = \"0.19\", features = [\"x86-v4\"] }` to use it".into(),
-        );
-    }
     let peak_f32 = peak_for(&peaks, Dtype::Fp32);
     Ok(BackendRun {
         device: DeviceInfo {
@@ -655,6 +657,8 @@ pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Resul
             catalog_id: None,
             clock_mhz: id.clock_mhz,
             features: id.features.clone(),
+            memory_gib: super::host_memory_gib(),
+            memory_bandwidth_gb_s: super::copy_bandwidth_gb_s(),
         },
         power: power_info,
         backend: BACKEND.into(),

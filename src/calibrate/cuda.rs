@@ -553,6 +553,8 @@ mod imp {
                 catalog_id,
                 clock_mhz: None,
                 features: vec![format!("sm_{maj}{min}")],
+                memory_gib: None,
+                memory_bandwidth_gb_s: None,
             },
             power,
             backend: "cublas".into(),

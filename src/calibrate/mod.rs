@@ -8,6 +8,7 @@
 //! crates.
 
 pub mod check;
+pub mod local;
 pub mod cpu;
 pub mod cuda;
 pub mod power;
@@ -140,6 +141,39 @@ pub struct DeviceInfo {
     /// SIMD features / compute capability, free text.
     #[serde(default)]
     pub features: Vec<String>,
+    /// Memory the device computes from (CPU: MemTotal of /proc/meminfo).
+    #[serde(default)]
+    pub memory_gib: Option<f64>,
+    /// Measured copy bandwidth (read + write bytes / s), GB/s.
+    #[serde(default)]
+    pub memory_bandwidth_gb_s: Option<f64>,
+}
+
+/// Measures memory copy bandwidth: best of 3 copies of a 256 MiB buffer,
+/// counting bytes read plus bytes written (STREAM "copy" convention,
+/// McCalpin 1995).
+#[must_use]
+pub fn copy_bandwidth_gb_s() -> Option<f64> {
+    let n = 64 << 20; // f32 elements = 256 MiB
+    let src = vec![1.0f32; n];
+    let mut dst = vec![0.0f32; n];
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        dst.copy_from_slice(&src);
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(&mut dst);
+    }
+    (best > 0.0).then(|| 2.0 * (n * 4) as f64 / best / 1e9)
+}
+
+/// MemTotal of /proc/meminfo in GiB, where readable.
+#[must_use]
+pub fn host_memory_gib() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1_048_576.0)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -527,6 +561,8 @@ mod tests {
                 catalog_id: None,
                 clock_mhz: Some(2300.0),
                 features: vec!["avx2".into()],
+                memory_gib: Some(16.0),
+                memory_bandwidth_gb_s: Some(20.0),
             },
             created_unix_s: 1_700_000_000,
             software: SoftwareInfo {

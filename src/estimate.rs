@@ -568,7 +568,7 @@ pub struct PlanReport {
 fn device_model(sc: &Scenario) -> Box<dyn DeviceModel + Sync> {
     let analytic = AnalyticDevice::new(&sc.accelerator);
     match &sc.calibration {
-        Some(p) => Box::new(crate::calibrate::local::CalibratedDevice { profile: p.clone(), fallback: analytic }),
+        Some(p) => Box::new(crate::calibrate::local::device_model(p.clone(), analytic)),
         None => Box::new(analytic),
     }
 }

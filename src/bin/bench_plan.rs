@@ -65,4 +65,17 @@ fn main() {
         (t0.elapsed().as_secs_f64() / f64::from(n), acc_t / f64::from(n))
     };
     println!("one workload build + simulation: {:.1} us (530B TP8 PP35: {:.2} s/step)", best.0 * 1e6, best.1);
+    // one whole `estimate` as the CLI runs it (catalog load, plan, simulation,
+    // footprint, 4,000-sample uncertainty), with a given plan and with search
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/seed/mt-nlg-530b.toml");
+    for (label, file) in [("given plan (reports/seed/mt-nlg-530b.toml)", Some(seed.as_path())), ("built-in default (plan searched)", None)] {
+        let n = 50;
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let (input, defaulted) = flopprint::cli::scenario_input(file, &flopprint::cli::ScenarioFlags::default()).expect("scenario");
+            let e = flopprint::estimate::estimate(&input.resolve(defaulted).expect("resolves")).expect("estimates");
+            std::hint::black_box(e);
+        }
+        println!("one estimate, {label}: {:.2} ms", t0.elapsed().as_secs_f64() / f64::from(n) * 1e3);
+    }
 }

@@ -11,8 +11,7 @@
 use super::{CalibrationProfile, DeviceKind, PowerSource};
 use crate::catalog::{self, Accelerator, AcceleratorKind, PeakTflops};
 use crate::dtype::Dtype;
-use crate::simulator::{AnalyticDevice, DeviceModel};
-use crate::units::{Bytes, FlopPerSec, Seconds};
+use crate::simulator::{AnalyticDevice, ProfileDevice};
 use std::collections::BTreeMap;
 
 /// Reads a profile from disk.
@@ -96,28 +95,13 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
     })
 }
 
-/// A device model whose GEMM times come from the profile's measured
-/// throughput (interpolated by FLOPs per shape), with the analytic model
-/// for memory-bound kernels and shapes of dtypes the profile lacks.
-pub struct CalibratedDevice {
-    pub profile: CalibrationProfile,
-    pub fallback: AnalyticDevice,
-}
-
-impl DeviceModel for CalibratedDevice {
-    fn gemm_time(&self, m: u64, n: u64, k: u64, batch: u64, dtype: Dtype) -> Seconds {
-        let cast = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
-        match self.profile.achieved_flops_per_s(dtype, cast(m), cast(n), cast(k)) {
-            Some(r) if r > 0.0 => Seconds::new(2.0 * m as f64 * n as f64 * k as f64 * batch as f64 / r),
-            _ => self.fallback.gemm_time(m, n, k, batch, dtype),
-        }
-    }
-    fn mem_time(&self, bytes: Bytes) -> Seconds {
-        self.fallback.mem_time(bytes)
-    }
-    fn peak(&self, dtype: Dtype) -> FlopPerSec {
-        self.fallback.peak(dtype)
-    }
+/// The simulator's device model for a profile: GEMM times from the
+/// measured throughput (interpolated in log FLOPs between measured shapes),
+/// the analytic model for memory-bound kernels and unmeasured dtypes.
+#[must_use]
+pub fn device_model(profile: CalibrationProfile, fallback: AnalyticDevice) -> ProfileDevice<impl Fn(Dtype, u64, u64, u64) -> Option<f64> + Sync> {
+    let cast = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+    ProfileDevice { fallback, achieved_flops_per_s: move |d: Dtype, m: u64, n: u64, k: u64| profile.achieved_flops_per_s(d, cast(m), cast(n), cast(k)) }
 }
 
 #[cfg(test)]
@@ -138,7 +122,8 @@ mod tests {
     fn calibrated_device_uses_measured_throughput() {
         let p = super::super::tests::sample_profile();
         let acc = accelerator(&p).unwrap();
-        let d = CalibratedDevice { fallback: AnalyticDevice::new(&acc), profile: p.clone() };
+        let d = device_model(p.clone(), AnalyticDevice::new(&acc));
+        use crate::simulator::DeviceModel;
         let r = &p.results[0];
         let t = d.gemm_time(r.m as u64, r.n as u64, r.k as u64, 1, r.dtype).value();
         assert!((t - r.seconds_median).abs() / r.seconds_median < 1e-9);

@@ -14,7 +14,7 @@
 //! | throughput (default MFU) | lognormal, σ = 0.20 | published MFUs on one family span ~0.7–1.3× the default: A100 runs at 30–55 % (Narayanan 2021; Zhang 2022 OPT; Le Scao 2022 BLOOM) |
 //! | throughput (simulated, A100) | lognormal, σ = 0.05 | flopprint's simulator: mean 2.3 %, max 3.7 % error on Korthikanti 2022 Table 5 (A100); Calculon 3.65 % / 8.87 % |
 //! | throughput (simulated, other) | lognormal, σ = 0.15 | other families run on A100 efficiency curves scaled to their datasheets: unvalidated, so wider |
-//! | throughput (calibrated device) | lognormal, σ = 0.07 | `flopprint calibrate --check`: predicted vs executed GEMM sequences within 5–6 % on this CPU |
+//! | throughput (calibrated device) | lognormal, σ = 0.07 | `flopprint calibrate --check`: predicted vs executed GEMM sequences within 0.7–2.1 % on an idle CPU, 11–40 % on a loaded one |
 //! | modelled power | uniform [0.75, 1.0] | GPUs in LLM training draw 75–100 % of TDP (Patterson et al. 2021 Table 4; Luccioni et al. 2022 BLOOM) |
 //! | PUE (site default) | normal, σ = 3 % | quarterly fleet PUE varies ±2–4 % (Google 2023 environmental report) |
 //! | grid intensity (site default) | normal, σ = 10 % | annual averages move ~5–15 % year on year (Ember 2024) |

@@ -166,12 +166,12 @@ fn choose_plan(sc: &Scenario, global_batch_in: Option<u64>, device: &(dyn Device
     let gpus = sc.gpus;
     let capacity = sc.accelerator.memory();
     if let Some(tp) = i.tp {
-        if tp > 0 && spec.heads % tp != 0 {
+        if tp > 0 && !spec.heads.is_multiple_of(tp) {
             return Err(PlanError::TpHeads { tp, heads: spec.heads }.into());
         }
     }
     if let (Some(tp), Some(pp)) = (i.tp, i.pp) {
-        if tp == 0 || pp == 0 || gpus % (tp * pp) != 0 {
+        if tp == 0 || pp == 0 || !gpus.is_multiple_of(tp * pp) {
             return Err(PlanError::GpusNotDivisible { gpus, tp, pp }.into());
         }
         let dp = gpus / (tp * pp);

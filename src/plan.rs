@@ -76,11 +76,11 @@ impl Plan {
         if self.zero > 3 {
             return Err(PlanError::Zero(self.zero));
         }
-        if spec.heads % self.tp != 0 {
+        if !spec.heads.is_multiple_of(self.tp) {
             return Err(PlanError::TpHeads { tp: self.tp, heads: spec.heads });
         }
         let kv = spec.kv_heads();
-        if spec.mla.is_none() && kv % self.tp != 0 && self.tp % kv != 0 {
+        if spec.mla.is_none() && !kv.is_multiple_of(self.tp) && !self.tp.is_multiple_of(kv) {
             return Err(PlanError::TpKvHeads { tp: self.tp, kv });
         }
         let layers = spec.total_layers();
@@ -90,14 +90,14 @@ impl Plan {
         if self.sp && self.tp == 1 {
             return Err(PlanError::SpWithoutTp);
         }
-        if self.global_batch % (self.dp * self.micro_batch) != 0 {
+        if !self.global_batch.is_multiple_of(self.dp * self.micro_batch) {
             return Err(PlanError::Batch { global: self.global_batch, dp: self.dp, micro: self.micro_batch });
         }
-        if self.interleave > 1 && (self.pp == 1 || self.micro_batches() % self.pp != 0) {
+        if self.interleave > 1 && (self.pp == 1 || !self.micro_batches().is_multiple_of(self.pp)) {
             return Err(PlanError::Interleave { v: self.interleave, pp: self.pp, m: self.micro_batches() });
         }
         let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
-        if self.ep > 1 && (experts % self.ep != 0 || self.dp % self.ep != 0) {
+        if self.ep > 1 && (!experts.is_multiple_of(self.ep) || !self.dp.is_multiple_of(self.ep)) {
             return Err(PlanError::Ep { ep: self.ep, experts, dp: self.dp });
         }
         Ok(())

@@ -129,7 +129,7 @@ pub struct SearchResult {
 }
 
 fn divisors(n: u64) -> Vec<u64> {
-    let mut v: Vec<u64> = (1..=n.isqrt()).filter(|d| n % d == 0).flat_map(|d| [d, n / d]).collect();
+    let mut v: Vec<u64> = (1..=n.isqrt()).filter(|d| n.is_multiple_of(*d)).flat_map(|d| [d, n / d]).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -195,18 +195,18 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
     let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
     let kv = spec.kv_heads();
     let mut outer = Vec::new();
-    let tps = pick(c.tp, divisors(p.gpus).into_iter().filter(|t| spec.heads % t == 0 && (spec.mla.is_some() || kv % t == 0 || t % kv == 0)).collect());
+    let tps = pick(c.tp, divisors(p.gpus).into_iter().filter(|t| spec.heads.is_multiple_of(*t) && (spec.mla.is_some() || kv.is_multiple_of(*t) || t % kv == 0)).collect());
     for &tp in &tps {
-        if p.gpus % tp != 0 {
+        if !p.gpus.is_multiple_of(tp) {
             continue;
         }
-        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| layers % q == 0).collect());
+        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| layers.is_multiple_of(*q)).collect());
         for &pp in &pps {
-            if p.gpus % (tp * pp) != 0 {
+            if !p.gpus.is_multiple_of(tp * pp) {
                 continue;
             }
             let dp = p.gpus / (tp * pp);
-            let batch = if p.global_batch % dp == 0 {
+            let batch = if p.global_batch.is_multiple_of(dp) {
                 p.global_batch
             } else if p.round_batch {
                 p.global_batch / dp * dp
@@ -217,10 +217,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                 continue;
             }
             let local = batch / dp;
-            let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp % e == 0).collect() } else { vec![1] });
+            let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp.is_multiple_of(*e)).collect() } else { vec![1] });
             for micro in pick(c.micro_batch, divisors(local)) {
                 let m = local / micro.max(1);
-                let vs = pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m % pp == 0).collect() });
+                let vs = pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect() });
                 for &v in &vs {
                     for &ep in &eps {
                         outer.push(Outer { tp, pp, dp, v, micro, batch, ep });

@@ -19,7 +19,7 @@
 //! number of such blocks on the most loaded stage, so building a workload
 //! costs O(ops per block), independent of depth.
 
-use crate::catalog::{ModelSpec, Norm};
+use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
 use crate::flops::Recompute;
 use crate::plan::Plan;
@@ -193,7 +193,8 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Workload {
     let act_local = if sp { tok * hf / tf } else { tok * hf };
     let act_full = tok * hf;
     let gated = spec.activation.ffn_matrices() > 2.0;
-    let ln_passes = if spec.norm == Norm::Rmsnorm { 2.0 } else { 2.0 };
+    // LayerNorm and RMSNorm both read the input and write the output once
+    let ln_passes = 2.0;
 
     // --- sub-block boundaries: TP collectives (Shoeybi 2019; Korthikanti 2022 §4.2.2)
     let enter = |v: &mut Vec<Op>, name| {

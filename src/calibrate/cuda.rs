@@ -15,7 +15,7 @@ use crate::calibrate::Dtype;
 pub fn catalog_id_for_gpu_name(name: &str) -> Option<&'static str> {
     let up = name.to_ascii_uppercase().replace(['-', '_', '/'], " ");
     let toks: Vec<&str> = up.split_whitespace().collect();
-    let has = |t: &str| toks.iter().any(|x| *x == t);
+    let has = |t: &str| toks.contains(&t);
     let pcie = has("PCIE");
     if has("NVL") {
         return None; // H100 NVL / H200 NVL: not in the catalog
@@ -211,9 +211,9 @@ mod imp {
         /// Raw device pointer (valid while self lives; single-stream use).
         fn ptr(&self, stream: &CudaStream) -> u64 {
             match self {
-                DevMat::F64(s) => s.device_ptr(stream).0 as u64,
-                DevMat::F32(s) => s.device_ptr(stream).0 as u64,
-                DevMat::U16(s) => s.device_ptr(stream).0 as u64,
+                DevMat::F64(s) => s.device_ptr(stream).0,
+                DevMat::F32(s) => s.device_ptr(stream).0,
+                DevMat::U16(s) => s.device_ptr(stream).0,
             }
         }
         /// First `len` elements back to the host, as f64.

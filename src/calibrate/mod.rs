@@ -429,7 +429,8 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
             )))
         }
     };
-    if !(opts.time_budget_s > 0.0) {
+    // also rejects NaN
+    if opts.time_budget_s.is_nan() || opts.time_budget_s <= 0.0 {
         return Err(CalibrateError::InvalidOptions(format!(
             "time_budget_s must be > 0, got {}",
             opts.time_budget_s

@@ -238,7 +238,7 @@ mod tests {
         let v: Vec<f64> = (1..=100).map(|i| i as f64).collect();
         let (lo, hi, cov) = median_ci95(&v);
         assert_eq!((lo, hi), (40.0, 61.0));
-        assert!(cov >= 0.95 && cov < 0.97, "{cov}");
+        assert!((0.95..0.97).contains(&cov), "{cov}");
     }
 
     #[test]

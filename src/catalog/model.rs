@@ -203,10 +203,10 @@ impl ModelSpec {
             check_pos(file, f, v as f64, MAX_DIM)?;
         }
         let kv = self.kv_heads();
-        if kv == 0 || kv > self.heads || self.heads % kv != 0 {
+        if kv == 0 || kv > self.heads || !self.heads.is_multiple_of(kv) {
             return Err(CatalogError::invalid(file, "kv_heads", format!("{kv} must divide heads = {}", self.heads)));
         }
-        if self.head_dim.is_none() && self.mla.is_none() && self.hidden % self.heads != 0 {
+        if self.head_dim.is_none() && self.mla.is_none() && !self.hidden.is_multiple_of(self.heads) {
             return Err(CatalogError::invalid(file, "head_dim", format!("hidden {} is not divisible by heads {}; give head_dim", self.hidden, self.heads)));
         }
         if let Some(m) = &self.moe {
@@ -251,7 +251,7 @@ impl ModelSpec {
     pub fn is_moe_layer(&self, i: u64) -> bool {
         match &self.moe {
             None => false,
-            Some(m) => i >= u64::from(m.first_dense_layers) && (i - u64::from(m.first_dense_layers)) % u64::from(m.layer_freq) == 0,
+            Some(m) => i >= u64::from(m.first_dense_layers) && (i - u64::from(m.first_dense_layers)).is_multiple_of(u64::from(m.layer_freq)),
         }
     }
 

@@ -18,11 +18,13 @@ use crate::catalog::System;
 use crate::units::{Bytes, Seconds};
 use crate::workload::{Collective, Group};
 
-/// Achieved fraction of NVLink per-direction bandwidth in NCCL collectives.
-/// Source: Calculon `systems/a100_80g.json` net0 efficiency 0.65 was the
-/// starting point; nccl-tests on DGX A100 report all-reduce bus bandwidth of
-/// ~230 GB/s of 300 GB/s (NVIDIA NCCL performance notes, 2021), i.e. ~0.77.
-/// The value used is that nccl-tests figure.
+/// Achieved fraction of NVLink per-direction bandwidth in NCCL collectives:
+/// all-reduce bus bandwidth on 8x A100 SXM4 (NVSwitch) reaches ~230 GB/s of
+/// the 300 GB/s line rate (S. Jeaugey, NVIDIA, NVIDIA/nccl-tests issue #149,
+/// 2023: 12 links x ~20 GB/s usable payload = 240 GB/s ceiling, ~230 GB/s
+/// achieved; nccl-tests issue #175, 2023, measured 232.5 GB/s with
+/// `all_reduce_perf -g 8`), i.e. 230/300 = 0.77. Calculon's
+/// `systems/a100_80g.json` uses 0.65 for the same tier.
 pub const NVLINK_EFFICIENCY: f64 = 0.77;
 /// Achieved fraction of NIC line rate. Source: Calculon
 /// `systems/a100_80g.json` net1 efficiency 0.90 (HDR InfiniBand).

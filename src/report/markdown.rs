@@ -16,7 +16,7 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(s, "\n## Formulas\n");
         let _ = writeln!(s, "- training FLOPs = tokens x FLOP/token; FLOP/token = 3 x forward (per-op count, see README)");
-        let _ = writeln!(s, "- wall clock = FLOPs / (GPUs x peak x MFU) (predict) or measured (account)");
+        let _ = writeln!(s, "- wall clock = steps x simulated step time (compute + exposed communication + pipeline bubble + optimizer), or FLOPs / (GPUs x peak x MFU) with --mfu / --no-simulate, or measured (account)");
         let _ = writeln!(s, "- IT energy = power x wall clock; facility energy = IT energy x PUE");
         let _ = writeln!(s, "- operational CO2e = facility energy x grid intensity; embodied = hardware embodied x wall clock / lifetime");
         let _ = writeln!(s, "- rental = GPU-hours x $/GPU-hour; owned = capex + facility energy x $/kWh");

@@ -505,6 +505,8 @@ impl Rng {
 }
 
 /// Round f32 to bf16 (round to nearest even); returns the bit pattern.
+/// Used by the CUDA backend's bf16 GEMMs.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) fn f32_to_bf16_bits(x: f32) -> u16 {
     let bits = x.to_bits();
     if x.is_nan() {
@@ -514,6 +516,7 @@ pub(crate) fn f32_to_bf16_bits(x: f32) -> u16 {
     ((bits.wrapping_add(rounding)) >> 16) as u16
 }
 
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) fn bf16_bits_to_f32(b: u16) -> f32 {
     f32::from_bits((b as u32) << 16)
 }

@@ -623,14 +623,16 @@ pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Resul
     }
     let mut results = Vec::new();
     let total = work.len();
+    let bar = super::progress_bar(opts.progress, total, "cpu");
     for (idx, (dtype, shape)) in work.iter().enumerate() {
         let left = (opts.time_budget_s - started.elapsed().as_secs_f64()).max(0.0);
         let budget = left / (total - idx) as f64;
         let seed = 0x5EED_0000 + idx as u64;
+        bar.set_message(format!("{dtype} {shape}"));
         let mut r = pool.install(|| run_shape(*dtype, *shape, threads, rapl.as_ref(), budget, seed, &mut warnings))?;
         r.fraction_of_peak = peak_for(&peaks, *dtype).map(|p| r.flops_per_s / p);
         if opts.progress {
-            eprintln!(
+            super::progress_line(&bar, format!(
                 "[calibrate] cpu {} {}: {:.1} GFLOP/s (median {:.3} ms, CI +-{:.1}%, cv {:.1}%, {} runs){}",
                 dtype,
                 shape,
@@ -640,10 +642,12 @@ pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Resul
                 r.cv * 100.0,
                 r.repeats,
                 r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of peak", f * 100.0)),
-            );
+            ));
         }
+        bar.inc(1);
         results.push(r);
     }
+    bar.finish_and_clear();
     let peak_f32 = peak_for(&peaks, Dtype::Fp32);
     Ok(BackendRun {
         device: DeviceInfo {

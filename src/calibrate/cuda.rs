@@ -521,13 +521,15 @@ mod imp {
             .collect();
         let mut results = Vec::new();
         let total = work.len();
+        let bar = crate::calibrate::progress_bar(opts.progress, total, "cuda");
         for (idx, (dtype, s)) in work.iter().enumerate() {
             let left = (opts.time_budget_s - started.elapsed().as_secs_f64()).max(0.0);
             let budget = left / (total - idx) as f64;
+            bar.set_message(format!("{dtype} {s}"));
             let mut r = bench_one(&gpu, meter.as_ref(), *dtype, *s, budget, 0xC0DE_0000 + idx as u64, &mut warnings)?;
             r.fraction_of_peak = catalog_id.as_deref().and_then(|c| datasheet_peak_flops(c, *dtype)).map(|p| r.flops_per_s / p);
             if opts.progress {
-                eprintln!(
+                crate::calibrate::progress_line(&bar, format!(
                     "[calibrate] cuda {} {}: {:.1} TFLOP/s (median {:.3} ms, cv {:.1}%, {} runs){}{}",
                     dtype,
                     s,
@@ -537,10 +539,12 @@ mod imp {
                     r.repeats,
                     r.avg_power_w.map_or(String::new(), |w| format!(", {w:.0} W")),
                     r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of datasheet", f * 100.0)),
-                );
+                ));
             }
+            bar.inc(1);
             results.push(r);
         }
+        bar.finish_and_clear();
         Ok(BackendRun {
             device: DeviceInfo {
                 kind: DeviceKind::Cuda,

@@ -504,6 +504,29 @@ impl Rng {
     }
 }
 
+/// A progress bar over `total` kernels on stderr (indicatif hides it when
+/// stderr is not a terminal, so scripts and tests see only the lines
+/// printed through it).
+pub(crate) fn progress_bar(show: bool, total: usize, device: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!("[calibrate {device}] {{bar:30}} {{pos}}/{{len}} {{msg}} ({{elapsed}})")) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A log line above the bar, or on plain stderr when the bar is hidden.
+pub(crate) fn progress_line(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// Round f32 to bf16 (round to nearest even); returns the bit pattern.
 /// Used by the CUDA backend's bf16 GEMMs.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]

@@ -93,8 +93,8 @@ pub struct ScenarioFlags {
     /// Virtual pipeline stages per device (interleaved 1F1B).
     #[arg(long)]
     pub interleave: Option<u64>,
-    /// Sequence parallelism (true/false).
-    #[arg(long)]
+    /// Sequence parallelism: `--sp` (= true) or `--sp false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub sp: Option<bool>,
     /// Expert-parallel size (MoE).
     #[arg(long)]

@@ -266,3 +266,12 @@ fn estimates_carry_p5_p50_p95_ranges() {
     let w = &a["uncertainty"]["wall_time_h"];
     assert_eq!(w["p5"], w["p95"]);
 }
+
+#[test]
+fn sp_flag_takes_an_optional_value() {
+    let base = ["estimate", "--model", "megatron-175b", "--system", "dgx-a100-80gb", "--gpus", "64", "--tp", "8", "--pp", "8", "--global-batch", "64", "--tokens", "1B", "--recompute", "full"];
+    let on = json(&[&base[..], &["--sp"]].concat());
+    let off = json(&[&base[..], &["--sp", "false"]].concat());
+    assert_eq!(on["plan"]["sp"], true);
+    assert_eq!(off["plan"]["sp"], false);
+}

@@ -349,16 +349,6 @@ pub fn scenario_input(file: Option<&Path>, flags: &ScenarioFlags) -> Result<(Sce
         }
         None => {
             let mut base = ScenarioInput::builtin();
-            if over.model.is_some() {
-                // the default's sequence length and batch belong to its model
-                base.seq_len = None;
-                base.global_batch = None;
-            }
-            if over.system.is_some() || over.accelerator.is_some() {
-                // the default's cluster size belongs to its hardware
-                base.nodes = None;
-                base.gpus = None;
-            }
             let given = set_fields(&over);
             base.merge(&over);
             if !given.is_empty() {

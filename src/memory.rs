@@ -121,7 +121,7 @@ pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u
     let b = plan.micro_batch as f64;
     let mut x = activation_bytes_per_layer(spec, plan, s, b);
     if !sp_ag_redo && plan.sp && plan.tp > 1 && plan.recompute != Recompute::Full {
-        let scale = plan.dtype.bytes().max(2.0) / 2.0;
+        let scale = activation_dtype_bytes(plan.dtype) / 2.0;
         x += 4.0 * s * b * spec.hidden as f64 * (1.0 - 1.0 / plan.tp as f64) * scale;
     }
     x
@@ -137,8 +137,8 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> 
     };
     let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + 1.0;
     let sbh = s * b * h;
-    // 16-bit activations: the coefficients are bytes at 2 bytes/element
-    let scale = plan.dtype.bytes().max(2.0) / 2.0;
+    // the coefficients are bytes at 2 bytes/element (16-bit activations)
+    let scale = activation_dtype_bytes(plan.dtype) / 2.0;
     if plan.recompute == Recompute::Full {
         let input = 2.0 * sbh * scale;
         return if plan.sp { input / t } else { input };

@@ -155,15 +155,17 @@ impl ScenarioInput {
         merge_fields!(self, over, name, model, system, accelerator, nodes, gpus, tokens, seq_len, global_batch, micro_batch,
             tp, pp, interleave, sp, ep, zero, recompute, dtype, mfu, site, pue, grid_intensity, electricity_price,
             price_per_gpu_hour, hours, gpu_hours, power_per_gpu, total_power, fine_tune, lora_rank, embodied, simulate, calibration);
-        // hardware given explicitly replaces the default's hardware as a whole
+        // hardware given explicitly replaces the base's hardware as a whole,
+        // cluster size included (nodes of one type say nothing of another)
         if over.accelerator.is_some() && over.system.is_none() {
             self.system = None;
-            if over.nodes.is_none() {
-                self.nodes = None;
-            }
         }
         if over.system.is_some() && over.accelerator.is_none() {
             self.accelerator = None;
+        }
+        if (over.system.is_some() || over.accelerator.is_some()) && over.nodes.is_none() && over.gpus.is_none() {
+            self.nodes = None;
+            self.gpus = None;
         }
         if over.gpus.is_some() && over.nodes.is_none() {
             self.nodes = None;

@@ -118,19 +118,19 @@ fn range(mut v: Vec<f64>) -> Range {
 pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64) -> Uncertainty {
     let std = Normal::new(0.0, 1.0).expect("unit normal");
     let mut rng = SplitMix64(seed);
-    let mut z = || std.inverse_cdf(rng.unit());
     let n = n.max(2);
     let (mut wall, mut gh, mut energy, mut co2, mut cost) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut rng2 = SplitMix64(seed ^ 0xA5A5_A5A5);
     for _ in 0..n {
+        let power = s.power_low + (1.0 - s.power_low) * rng.unit();
+        let mut z = || std.inverse_cdf(rng.unit());
         let speed = (s.throughput_log_sigma * z()).exp();
-        let power = s.power_low + (1.0 - s.power_low) * rng2.unit();
         let pue = (p.pue * (1.0 + s.pue_rel_sigma * z())).max(1.0);
         let grid = (p.grid_g_per_kwh * (1.0 + s.grid_rel_sigma * z())).max(0.0);
         let emb = p.embodied_kg * (s.embodied_log_sigma * z()).exp();
         let price = (s.price_log_sigma * z()).exp();
-        let t = p.wall_time_h / speed;
-        let scale_t = t / p.wall_time_h;
+        // time scales as 1 / throughput
+        let scale_t = 1.0 / speed;
+        let t = p.wall_time_h * scale_t;
         let e_fac = p.energy_it_kwh * scale_t * power * pue;
         wall.push(t);
         gh.push(t * p.gpus);

@@ -519,15 +519,7 @@ fn bench_one<T: Elem>(
     let wall = t0.elapsed().as_secs_f64();
     let e1 = ctx.rapl.and_then(|r| r.read());
     let s = &m.summary;
-    let label = format!("{} {}", T::DTYPE, shape);
-    warnings.extend(stats::warnings_for(&label, s));
-    if m.budget_exhausted {
-        warnings.push(format!(
-            "{label}: time budget ran out before the 95% CI reached +-2% (now +-{:.1}%, {} runs)",
-            s.rel_halfwidth() * 100.0,
-            s.n
-        ));
-    }
+    warnings.extend(m.warnings(&format!("{} {}", T::DTYPE, shape)));
     let flops_per_s = shape.flops() / s.median;
     let avg_power_w = match (ctx.rapl, e0, e1) {
         (Some(r), Some(a), Some(b)) if wall > 0.0 => Some(r.joules(&a, &b) / wall),

@@ -415,15 +415,7 @@ mod imp {
             None => (measure()?, None),
         };
         let st = &m.summary;
-        let label = format!("{dtype} {s}");
-        warnings.extend(stats::warnings_for(&label, st));
-        if m.budget_exhausted {
-            warnings.push(format!(
-                "{label}: time budget ran out before the 95% CI reached +-2% (now +-{:.1}%, {} runs)",
-                st.rel_halfwidth() * 100.0,
-                st.n
-            ));
-        }
+        warnings.extend(m.warnings(&format!("{dtype} {s}")));
         let flops_per_s = s.flops() / st.median;
         Ok(GemmResult {
             dtype,

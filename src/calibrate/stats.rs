@@ -147,6 +147,23 @@ pub fn summarize(xs: &[f64]) -> Summary {
     Summary { n, median, mean, std, cv, mad, ci95_low: lo, ci95_high: hi, ci_coverage: cov, outliers }
 }
 
+impl Measurement {
+    /// All warnings of this measurement: noise and outliers of its summary,
+    /// and a time budget that ran out before the CI target.
+    #[must_use]
+    pub fn warnings(&self, label: &str) -> Vec<String> {
+        let mut w = warnings_for(label, &self.summary);
+        if self.budget_exhausted {
+            w.push(format!(
+                "{label}: time budget ran out before the 95% CI reached +-2% (now +-{:.1}%, {} runs)",
+                self.summary.rel_halfwidth() * 100.0,
+                self.summary.n
+            ));
+        }
+        w
+    }
+}
+
 /// Warnings for a summary; `label` names the kernel, e.g. "fp32 1024x1024x1024".
 pub fn warnings_for(label: &str, s: &Summary) -> Vec<String> {
     let mut w = Vec::new();

@@ -283,22 +283,18 @@ pub(crate) fn check_pos(file: &str, field: &str, v: f64, max: f64) -> Result<(),
 /// The first file that fails to load, naming the file and field.
 pub fn validate_all() -> Result<BTreeMap<&'static str, usize>, CatalogError> {
     let mut counts = BTreeMap::new();
-    for id in ids(Kind::Accelerator) {
-        accelerator(&id)?;
+    for (kind, name) in [(Kind::Accelerator, "accelerators"), (Kind::System, "systems"), (Kind::Site, "sites"), (Kind::Model, "models")] {
+        let all = ids(kind);
+        for id in &all {
+            match kind {
+                Kind::Accelerator => drop(accelerator(id)?),
+                Kind::System => drop(system(id)?),
+                Kind::Site => drop(site(id)?),
+                Kind::Model => drop(model(id)?),
+            }
+        }
+        counts.insert(name, all.len());
     }
-    counts.insert("accelerators", ids(Kind::Accelerator).len());
-    for id in ids(Kind::System) {
-        system(&id)?;
-    }
-    counts.insert("systems", ids(Kind::System).len());
-    for id in ids(Kind::Site) {
-        site(&id)?;
-    }
-    counts.insert("sites", ids(Kind::Site).len());
-    for id in ids(Kind::Model) {
-        model(&id)?;
-    }
-    counts.insert("models", ids(Kind::Model).len());
     Ok(counts)
 }
 

@@ -79,6 +79,17 @@ pub fn si(v: f64) -> String {
     format!("{} {s}", sig3(v / d)).trim_end().to_string()
 }
 
+/// A parameter count the way model cards write it: 69.0B, 336M, 1.01T.
+#[must_use]
+pub fn param_count(v: f64) -> String {
+    let s = si(v);
+    match s.split_once(' ') {
+        Some((n, "G")) => format!("{n}B"),
+        Some((n, p)) => format!("{n}{p}"),
+        None => s,
+    }
+}
+
 /// A value with an SI-prefixed unit: `si_unit(2.61e6, "W")` = "2.61 MW".
 #[must_use]
 pub fn si_unit(v: f64, unit: &str) -> String {
@@ -150,7 +161,7 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
             if e.plan.sp { ", SP" } else { "" },
             e.plan.zero, e.plan.recompute, e.plan.micro_batch, e.plan.global_batch, e.plan.chosen_by
         )),
-        ("Compute", "parameters".into(), format!("{} total, {} active{}", si(e.params_total).replace(" G", "B").replace(" M", "M").replace(" T", "T"), si(e.params_active).replace(" G", "B").replace(" M", "M").replace(" T", "T"), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", si(e.params_trainable), e.fine_tune) })),
+        ("Compute", "parameters".into(), format!("{} total, {} active{}", param_count(e.params_total), param_count(e.params_active), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", param_count(e.params_trainable), e.fine_tune) })),
         ("Compute", "tokens".into(), opt(e.tokens, &|t| format!("{} (seq len {})", si(t), e.seq_len))),
         ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
         ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),

@@ -2,19 +2,25 @@
 //! it — time, GPU-hours, money, energy and CO2e — and the same accounting
 //! after the run. See README.md for the methodology and sources.
 //!
-//! Modules follow the data flow: [`scenario`] → [`catalog`] → [`flops`] →
-//! [`plan`]/[`memory`] → [`device`] → [`footprint`] → [`estimate`] → [`report`].
+//! Modules follow the data flow (DESIGN): [`scenario`] resolves what the
+//! user asked ([`catalog`] data loaded) → [`estimate`] runs the stages
+//! compute ([`flops`], [`parallel`], [`search`], [`memory`], [`workload`])
+//! → timing ([`simulator`], [`default_mfu`]) → power → footprint
+//! ([`footprint`]) → uncertainty ([`uncertainty`]) → [`report`].
+//! [`planner`] ranks plans (`flopprint plan`); [`calibrate`] measures the
+//! local device. The command line lives in the binary (src/cli.rs).
 
 pub mod calibrate;
 pub mod catalog;
-pub mod cli;
-pub mod device;
+pub mod default_mfu;
 pub mod dtype;
 pub mod estimate;
 pub mod flops;
 pub mod footprint;
 pub mod memory;
-pub mod plan;
+pub mod notes;
+pub mod parallel;
+pub mod planner;
 pub mod report;
 pub mod scenario;
 pub mod search;

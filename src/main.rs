@@ -1,9 +1,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+mod cli;
+
 fn main() -> ExitCode {
-    let cli = flopprint::cli::Cli::parse();
-    match flopprint::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

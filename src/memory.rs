@@ -36,7 +36,7 @@
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
 use crate::flops::{lora_params, FineTune, Recompute};
-use crate::plan::Plan;
+use crate::parallel::Plan;
 use crate::units::Bytes;
 use serde::Serialize;
 

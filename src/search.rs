@@ -21,7 +21,7 @@ use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
 use crate::flops::{training_per_token, FineTune, Recompute};
 use crate::memory::{self, MemoryBreakdown, Offload, OFFLOAD_RESIDENT_BLOCKS};
-use crate::plan::Plan;
+use crate::parallel::Plan;
 use crate::simulator::{Breakdown, DeviceModel, Network, SimOptions, Simulator, TpOverlap};
 use crate::units::Bytes;
 use crate::workload;
@@ -69,15 +69,42 @@ impl Constraints {
     }
 }
 
+/// What the search does with a global batch the data-parallel size does
+/// not divide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchRounding {
+    /// Skip such splits.
+    Skip,
+    /// Round down to a multiple (Calculon's rule).
+    Down,
+    /// Round to the nearest multiple, at least one per replica (what a
+    /// user giving a paper's batch expects).
+    Nearest,
+}
+
+/// [`BatchRounding::Nearest`] skips splits that would change the global
+/// batch by more than this fraction: a batch is a training hyper-parameter,
+/// and a plan that quadruples it is not the run the user described.
+pub const NEAREST_MAX_REL_CHANGE: f64 = 0.25;
+
+/// The multiple of `m` nearest to `x` (ties up), at least `m`.
+#[must_use]
+pub fn nearest_multiple(x: u64, m: u64) -> u64 {
+    let m = m.max(1);
+    let down = x / m * m;
+    let up = down.saturating_add(m);
+    if down == 0 || x - down >= up - x { up } else { down }
+}
+
 /// A search problem.
 pub struct Problem<'a> {
     pub spec: &'a ModelSpec,
     pub seq_len: u64,
     pub gpus: u64,
     pub global_batch: u64,
-    /// Round the global batch down to a multiple of the data-parallel size
-    /// when it does not divide (Calculon's rule); else skip such splits.
-    pub round_batch: bool,
+    /// What to do with a split whose data-parallel size does not divide
+    /// the global batch.
+    pub round_batch: BatchRounding,
     pub dtype: Dtype,
     pub fine_tune: FineTune,
     pub capacity: Bytes,
@@ -152,7 +179,7 @@ fn memory_of(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> MemoryBreakdo
 pub fn evaluate(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> Option<Candidate> {
     plan.validate(p.spec).ok()?;
     let mem = memory_of(p, plan, options);
-    let w = workload::build(p.spec, plan, p.seq_len);
+    let w = workload::build(p.spec, plan, p.seq_len).ok()?;
     Some(simulate(p, plan, &w, options, mem))
 }
 
@@ -208,10 +235,18 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             let dp = p.gpus / (tp * pp);
             let batch = if p.global_batch.is_multiple_of(dp) {
                 p.global_batch
-            } else if p.round_batch {
-                p.global_batch / dp * dp
             } else {
-                continue;
+                match p.round_batch {
+                    BatchRounding::Skip => continue,
+                    BatchRounding::Down => p.global_batch / dp * dp,
+                    BatchRounding::Nearest => {
+                        let b = nearest_multiple(p.global_batch, dp);
+                        if b.abs_diff(p.global_batch) as f64 > NEAREST_MAX_REL_CHANGE * p.global_batch as f64 {
+                            continue;
+                        }
+                        b
+                    }
+                }
             };
             if batch == 0 {
                 continue;
@@ -251,7 +286,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                             t.invalid += 1;
                             continue;
                         }
-                        let w = workload::build(spec, &plan, p.seq_len);
+                        let Ok(w) = workload::build(spec, &plan, p.seq_len) else {
+                            t.invalid += 1;
+                            continue;
+                        };
                         // the redo choice only exists with SP and without full recompute
                         let redos = pick(c.sp_ag_redo, if sp && o.tp > 1 && recompute != Recompute::Full { vec![true, false] } else { vec![true] });
                         for &sp_ag_redo in &redos {
@@ -342,7 +380,7 @@ mod tests {
         let acc = catalog::accelerator(&sys.accelerator).unwrap();
         let device = AnalyticDevice::new(&acc);
         let network = Network::from_system(Some(&sys), 5128);
-        let p = Problem { spec: &spec, seq_len: 2048, gpus: 5128, global_batch: 2520, round_batch: true, dtype: Dtype::Fp16, fine_tune: FineTune::Full, capacity: acc.memory(), device: &device, network: &network, constraints: Constraints::default() };
+        let p = Problem { spec: &spec, seq_len: 2048, gpus: 5128, global_batch: 2520, round_batch: BatchRounding::Down, dtype: Dtype::Fp16, fine_tune: FineTune::Full, capacity: acc.memory(), device: &device, network: &network, constraints: Constraints::default() };
         let r = search(&p, 3);
         assert!(r.configs_evaluated >= 8112, "{}", r.configs_evaluated);
         assert!(r.configs_feasible > 0);

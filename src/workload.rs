@@ -22,7 +22,7 @@
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
 use crate::flops::Recompute;
-use crate::plan::Plan;
+use crate::parallel::Plan;
 use crate::units::Bytes;
 
 /// A collective pattern.
@@ -54,25 +54,97 @@ pub enum CommRole {
     Overlappable,
 }
 
+/// What an op is: the builders and the simulator dispatch on this, never
+/// on names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    // GEMMs
+    Qkv,
+    AttnQk,
+    AttnAv,
+    AttnOut,
+    FfnUp,
+    FfnDown,
+    Router,
+    ExpertUp,
+    ExpertDown,
+    SharedUp,
+    SharedDown,
+    Logits,
+    // memory-bound kernels
+    LayerNorm,
+    LayerNormBwd,
+    Softmax,
+    SoftmaxBwd,
+    AttnDropout,
+    AttnDropoutBwd,
+    BiasDropoutAdd,
+    BiasDropoutAddBwd,
+    Activation,
+    ActivationBwd,
+    Embedding,
+    EmbeddingBwd,
+    FinalLayerNorm,
+    FinalLayerNormBwd,
+    CrossEntropy,
+    CrossEntropyBwd,
+    AdamStep,
+    // collectives
+    /// SP all-gather entering a sub-block (forward).
+    TpGatherIn,
+    /// Reduce-scatter (SP) or all-reduce leaving a sub-block (forward).
+    TpReduceOut,
+    /// Backward of `TpReduceOut` with SP: all-gather of the gradient.
+    TpGatherBwd,
+    /// Backward of `TpGatherIn`: reduce-scatter (SP) or all-reduce.
+    TpReduceBwd,
+    /// The backward re-gather of the SP input for the weight gradient
+    /// (skipped by the simulator when the gathered input is stored).
+    TpAgRedo,
+    /// Embedding output across TP ranks.
+    TpEmbedding,
+    EpAllToAll,
+    PpP2p,
+    PpGather,
+    DpGradAllReduce,
+    DpGradReduceScatter,
+    DpParamAllGather,
+    DpParamAllGatherFwd,
+    DpParamAllGatherBwd,
+}
+
+/// Why a workload cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("{what} = {detail} overflows: the configuration is too large to simulate; use a smaller --seq-len or --micro-batch")]
+    Overflow { what: &'static str, detail: String },
+}
+
 /// One operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Op {
     /// `batch` independent `m x k` by `k x n` products.
-    Gemm { name: &'static str, m: u64, n: u64, k: u64, batch: u64 },
+    Gemm { kind: OpKind, m: u64, n: u64, k: u64, batch: u64 },
     /// A bandwidth-bound kernel moving `bytes` through device memory.
-    Mem { name: &'static str, bytes: Bytes },
+    Mem { kind: OpKind, bytes: Bytes },
     /// A collective of `bytes` (the full logical buffer per rank, e.g. the
     /// all-reduced tensor, or the gathered output of an all-gather).
-    Comm { name: &'static str, coll: Collective, group: Group, bytes: Bytes, role: CommRole },
+    Comm { kind: OpKind, coll: Collective, group: Group, bytes: Bytes, role: CommRole },
 }
 
 impl Op {
-    /// FLOPs of a GEMM op (0 for others).
+    /// FLOPs of a GEMM op (0 for others), in f64 so no product wraps.
     #[must_use]
     pub fn flops(&self) -> f64 {
         match *self {
-            Op::Gemm { m, n, k, batch, .. } => 2.0 * (m * n) as f64 * k as f64 * batch as f64,
+            Op::Gemm { m, n, k, batch, .. } => 2.0 * m as f64 * n as f64 * k as f64 * batch as f64,
             _ => 0.0,
+        }
+    }
+    #[must_use]
+    pub fn kind(&self) -> OpKind {
+        match *self {
+            Op::Gemm { kind, .. } | Op::Mem { kind, .. } | Op::Comm { kind, .. } => kind,
         }
     }
 }
@@ -139,10 +211,6 @@ pub struct Workload {
     pub ep: u64,
 }
 
-/// Name of the backward re-gather of the SP input for the weight gradient
-/// (skipped by the simulator when the gathered input is stored instead).
-pub const TP_AG_REDO: &str = "tp_ag_redo";
-
 /// Bytes per parameter moved by one mixed-precision optimizer step in
 /// Megatron-LM (fp32 master weights and fp32 `main_grad`): Adam reads
 /// master, m, v, grad (16 B) and writes master, m, v (12 B); the
@@ -164,320 +232,428 @@ pub fn params_per_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     crate::memory::params_on_device(spec, plan)
 }
 
-/// Builds one iteration's workload. The plan must have been validated.
-#[must_use]
-#[allow(clippy::too_many_lines)]
-pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Workload {
-    // activations are stored in 16 bits under mixed precision (fp8 GEMMs
-    // keep bf16 activations), else in the training dtype
-    let e = crate::memory::activation_dtype_bytes(plan.dtype);
-    let t = plan.tp;
-    let tf = t as f64;
-    let s = seq_len;
-    let mb = plan.micro_batch;
-    let tokens = s * mb;
-    let tok = tokens as f64;
-    let h = spec.hidden;
-    let hf = h as f64;
-    let a = spec.heads;
-    let (d_qk, d_v) = match &spec.mla {
-        Some(m) => (m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim),
-        None => (spec.head_dim(), spec.head_dim()),
-    };
-    let heads_local = (a / t).max(1);
-    // Q, K, V (or MLA's low-rank) projection width per rank: all attention
-    // weights but the output projection, consistent with `flops.rs`
-    let qkv_width = (((spec.attn_matmul_params() - (a * d_v * h) as f64) / hf).round() as u64 / t).max(1);
-    let sp = plan.sp;
-    // elements of an [s, b, h] activation held per rank between sub-blocks
-    let act_local = if sp { tok * hf / tf } else { tok * hf };
-    let act_full = tok * hf;
-    let gated = spec.activation.ffn_matrices() > 2.0;
-    // LayerNorm and RMSNorm both read the input and write the output once
-    let ln_passes = 2.0;
+
+/// The dimensions every block builder shares, computed once with checked
+/// arithmetic on the integer sizes (element counts are f64).
+struct Ctx<'a> {
+    spec: &'a ModelSpec,
+    plan: &'a Plan,
+    seq_len: u64,
+    /// Activation element size, bytes.
+    e: f64,
+    t: u64,
+    tf: f64,
+    /// Tokens per micro-batch (s x b).
+    tokens: u64,
+    tok: f64,
+    h: u64,
+    hf: f64,
+    heads_local: u64,
+    d_qk: u64,
+    d_v: u64,
+    qkv_width: u64,
+    /// Elements of an [s, b, h] activation held per rank between sub-blocks.
+    act_local: f64,
+    act_full: f64,
+    gated: bool,
+    /// micro-batch x local heads: the batch of the attention GEMMs.
+    bh: u64,
+    score_elems: f64,
+}
+
+/// LayerNorm and RMSNorm both read the input and write the output once.
+const LN_PASSES: f64 = 2.0;
+
+fn mul(what: &'static str, a: u64, b: u64) -> Result<u64, WorkloadError> {
+    a.checked_mul(b).ok_or_else(|| WorkloadError::Overflow { what, detail: format!("{a} x {b}") })
+}
+
+impl<'a> Ctx<'a> {
+    fn new(spec: &'a ModelSpec, plan: &'a Plan, seq_len: u64) -> Result<Self, WorkloadError> {
+        // activations are stored in 16 bits under mixed precision (fp8 GEMMs
+        // keep bf16 activations), else in the training dtype
+        let e = crate::memory::activation_dtype_bytes(plan.dtype);
+        let t = plan.tp.max(1);
+        let tokens = mul("seq_len x micro_batch", seq_len, plan.micro_batch)?;
+        let tok = tokens as f64;
+        let h = spec.hidden;
+        let hf = h as f64;
+        let a = spec.heads;
+        let (d_qk, d_v) = match &spec.mla {
+            Some(m) => (m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim),
+            None => (spec.head_dim(), spec.head_dim()),
+        };
+        let heads_local = (a / t).max(1);
+        // Q, K, V (or MLA's low-rank) projection width per rank: all
+        // attention weights but the output projection, consistent with flops.rs
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let qkv_width = (((spec.attn_matmul_params() - a as f64 * d_v as f64 * hf) / hf).round() as u64 / t).max(1);
+        let bh = mul("micro_batch x heads", plan.micro_batch, heads_local)?;
+        mul("heads x head_dim", heads_local, d_v)?;
+        let s = seq_len as f64;
+        Ok(Self {
+            spec,
+            plan,
+            seq_len,
+            e,
+            t,
+            tf: t as f64,
+            tokens,
+            tok,
+            h,
+            hf,
+            heads_local,
+            d_qk,
+            d_v,
+            qkv_width,
+            act_local: if plan.sp { tok * hf / t as f64 } else { tok * hf },
+            act_full: tok * hf,
+            gated: spec.activation.ffn_matrices() > 2.0,
+            bh,
+            score_elems: bh as f64 * s * s,
+        })
+    }
+
+    fn tp_comm(&self, kind: OpKind, coll: Collective) -> Op {
+        Op::Comm { kind, coll, group: Group::Tensor, bytes: b(self.act_full * self.e), role: CommRole::Exposed }
+    }
 
     // --- sub-block boundaries: TP collectives (Shoeybi 2019; Korthikanti 2022 §4.2.2)
-    let enter = |v: &mut Vec<Op>, name| {
-        if t > 1 && sp {
-            v.push(Op::Comm { name, coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-        }
-    };
-    let leave = |v: &mut Vec<Op>, name| {
-        if t > 1 {
-            let coll = if sp { Collective::ReduceScatter } else { Collective::AllReduce };
-            v.push(Op::Comm { name, coll, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-        }
-    };
-    // backward of `leave` (AG with SP, identity without) and of `enter`
-    // (RS with SP, AR without); with SP the gathered input is re-gathered
-    // for the weight gradient (Korthikanti 2022 §4.2.2).
-    let leave_bwd = |v: &mut Vec<Op>, name| {
-        if t > 1 && sp {
-            v.push(Op::Comm { name, coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-        }
-    };
-    let enter_bwd = |v: &mut Vec<Op>, name| {
-        if t > 1 {
-            if sp {
-                v.push(Op::Comm { name: TP_AG_REDO, coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-            }
-            let coll = if sp { Collective::ReduceScatter } else { Collective::AllReduce };
-            v.push(Op::Comm { name, coll, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-        }
-    };
-    let gemm_bwd = |v: &mut Vec<Op>, g: Op| {
-        if let Op::Gemm { name, m, n, k, batch } = g {
-            // dgrad: [m x n] x [n x k]; wgrad: [k x m] x [m x n]
-            v.push(Op::Gemm { name, m, n: k, k: n, batch });
-            v.push(Op::Gemm { name, m: k, n, k: m, batch });
-        }
-    };
-
-    // --- attention sub-block
-    let mut attn_pre = Vec::new(); // LN + gather (re-run by full recompute)
-    attn_pre.push(Op::Mem { name: "layernorm", bytes: b(ln_passes * act_local * e) });
-    enter(&mut attn_pre, "tp_ag_attn");
-    let qkv = Op::Gemm { name: "qkv", m: tokens, n: qkv_width, k: h, batch: 1 };
-    let bh = mb * heads_local;
-    let score_elems = (bh * s * s) as f64;
-    let core_fwd = vec![
-        Op::Gemm { name: "attn_qk", m: s, n: s, k: d_qk, batch: bh },
-        // fused scale + mask + softmax: read and write the scores
-        Op::Mem { name: "softmax", bytes: b(2.0 * score_elems * e) },
-        // dropout on probabilities: read, write, 1-byte mask
-        Op::Mem { name: "attn_dropout", bytes: b(score_elems * (2.0 * e + 1.0)) },
-        Op::Gemm { name: "attn_av", m: s, n: d_v, k: s, batch: bh },
-    ];
-    let out = Op::Gemm { name: "attn_out", m: tokens, n: h, k: heads_local * d_v, batch: 1 };
-    // bias + dropout + residual add: read 2, write 1, 1-byte mask
-    let bda = Op::Mem { name: "bias_dropout_add", bytes: b(act_local * (3.0 * e + 1.0)) };
-
-    let mut attn_fwd = attn_pre.clone();
-    attn_fwd.push(qkv);
-    attn_fwd.extend(core_fwd.iter().copied());
-    attn_fwd.push(out);
-    leave(&mut attn_fwd, "tp_rs_attn");
-    attn_fwd.push(bda);
-
-    let mut attn_bwd = Vec::new();
-    attn_bwd.push(Op::Mem { name: "bias_dropout_add_bwd", bytes: b(act_local * (2.0 * e + 1.0)) });
-    leave_bwd(&mut attn_bwd, "tp_ag_attn_bwd");
-    gemm_bwd(&mut attn_bwd, out);
-    for op in core_fwd.iter().rev() {
-        match *op {
-            Op::Gemm { .. } => gemm_bwd(&mut attn_bwd, *op),
-            Op::Mem { name: "softmax", .. } => attn_bwd.push(Op::Mem { name: "softmax_bwd", bytes: b(3.0 * score_elems * e) }),
-            Op::Mem { .. } => attn_bwd.push(Op::Mem { name: "attn_dropout_bwd", bytes: b(score_elems * (2.0 * e + 1.0)) }),
-            Op::Comm { .. } => {}
+    fn enter(&self, v: &mut Vec<Op>) {
+        if self.t > 1 && self.plan.sp {
+            v.push(self.tp_comm(OpKind::TpGatherIn, Collective::AllGather));
         }
     }
-    gemm_bwd(&mut attn_bwd, qkv);
-    enter_bwd(&mut attn_bwd, "tp_rs_attn_bwd");
-    attn_bwd.push(Op::Mem { name: "layernorm_bwd", bytes: b(3.0 * act_local * e) });
-
-    // --- FFN sub-block (dense, or MoE)
-    let ffn_block = |moe: bool| -> (Vec<Op>, Vec<Op>, Vec<Op>) {
-        let mut pre = vec![Op::Mem { name: "layernorm", bytes: b(ln_passes * act_local * e) }];
-        enter(&mut pre, "tp_ag_mlp");
-        let mut fwd = pre.clone();
-        let mut bwd = Vec::new();
-        let mut gemms: Vec<Op> = Vec::new();
-        let mut acts = 0.0; // elements through the activation function
-        let mut a2a = Vec::new();
-        let ep = plan.ep;
-        match (&spec.moe, moe) {
-            (Some(m), true) => {
-                let fe = m.expert_ffn_hidden;
-                let router = Op::Gemm { name: "router", m: tokens, n: u64::from(m.experts), k: h, batch: 1 };
-                fwd.push(router);
-                gemms.push(router);
-                let routed = tok * f64::from(m.top_k);
-                if ep > 1 {
-                    // dispatch and combine all-to-alls of the routed tokens
-                    let bytes = b(routed * hf * e / if sp { tf } else { 1.0 });
-                    a2a.push(Op::Comm { name: "ep_all_to_all", coll: Collective::AllToAll, group: Group::Expert, bytes, role: CommRole::Exposed });
-                }
-                let local_experts = (u64::from(m.experts) / ep).max(1);
-                // balanced routing: each local expert gets routed·ep/E tokens
-                let per_expert = ((routed * ep as f64 / f64::from(m.experts)).ceil() as u64).max(1);
-                let up_n = if gated { 2 * fe / t } else { fe / t }.max(1);
-                gemms.push(Op::Gemm { name: "expert_up", m: per_expert, n: up_n, k: h, batch: local_experts });
-                gemms.push(Op::Gemm { name: "expert_down", m: per_expert, n: h, k: (fe / t).max(1), batch: local_experts });
-                acts += (per_expert * local_experts) as f64 * (fe / t).max(1) as f64;
-                if m.shared_experts > 0 {
-                    let fs = fe * u64::from(m.shared_experts);
-                    gemms.push(Op::Gemm { name: "shared_up", m: tokens, n: if gated { 2 * fs / t } else { fs / t }.max(1), k: h, batch: 1 });
-                    gemms.push(Op::Gemm { name: "shared_down", m: tokens, n: h, k: (fs / t).max(1), batch: 1 });
-                    acts += tok * (fs / t).max(1) as f64;
-                }
-                fwd.extend(a2a.iter().copied());
-                fwd.extend(gemms[1..].iter().copied());
-                fwd.extend(a2a.iter().copied());
+    fn leave(&self, v: &mut Vec<Op>, kind: OpKind) {
+        if self.t > 1 {
+            v.push(self.tp_comm(kind, if self.plan.sp { Collective::ReduceScatter } else { Collective::AllReduce }));
+        }
+    }
+    /// Backward of `leave` (AG with SP, identity without).
+    fn leave_bwd(&self, v: &mut Vec<Op>) {
+        if self.t > 1 && self.plan.sp {
+            v.push(self.tp_comm(OpKind::TpGatherBwd, Collective::AllGather));
+        }
+    }
+    /// Backward of `enter` (RS with SP, AR without); with SP the gathered
+    /// input is re-gathered for the weight gradient (Korthikanti 2022 §4.2.2).
+    fn enter_bwd(&self, v: &mut Vec<Op>) {
+        if self.t > 1 {
+            if self.plan.sp {
+                v.push(self.tp_comm(OpKind::TpAgRedo, Collective::AllGather));
             }
-            _ => {
-                let f = spec.ffn_hidden;
-                let up = Op::Gemm { name: "ffn_up", m: tokens, n: if gated { 2 * f / t } else { f / t }.max(1), k: h, batch: 1 };
-                let down = Op::Gemm { name: "ffn_down", m: tokens, n: h, k: (f / t).max(1), batch: 1 };
-                gemms.push(up);
-                gemms.push(down);
-                acts += tok * (f / t).max(1) as f64;
-                fwd.push(up);
-                fwd.push(down);
+            v.push(self.tp_comm(OpKind::TpReduceBwd, if self.plan.sp { Collective::ReduceScatter } else { Collective::AllReduce }));
+        }
+    }
+
+    fn layernorm(&self) -> Op {
+        Op::Mem { kind: OpKind::LayerNorm, bytes: b(LN_PASSES * self.act_local * self.e) }
+    }
+    fn layernorm_bwd(&self) -> Op {
+        Op::Mem { kind: OpKind::LayerNormBwd, bytes: b(3.0 * self.act_local * self.e) }
+    }
+    /// Bias + dropout + residual add: read 2, write 1, 1-byte mask.
+    fn bda(&self) -> Op {
+        Op::Mem { kind: OpKind::BiasDropoutAdd, bytes: b(self.act_local * (3.0 * self.e + 1.0)) }
+    }
+    fn bda_bwd(&self) -> Op {
+        Op::Mem { kind: OpKind::BiasDropoutAddBwd, bytes: b(self.act_local * (2.0 * self.e + 1.0)) }
+    }
+}
+
+/// dgrad `[m x n] x [n x k]` and wgrad `[k x m] x [m x n]` of a GEMM.
+fn gemm_bwd(v: &mut Vec<Op>, g: Op) {
+    if let Op::Gemm { kind, m, n, k, batch } = g {
+        v.push(Op::Gemm { kind, m, n: k, k: n, batch });
+        v.push(Op::Gemm { kind, m: k, n, k: m, batch });
+    }
+}
+
+/// The attention sub-block.
+struct Attention {
+    fwd: Vec<Op>,
+    bwd: Vec<Op>,
+    /// QKᵀ, softmax, dropout, ·V: what selective recomputation re-runs.
+    core: Vec<Op>,
+}
+
+fn attention(c: &Ctx<'_>) -> Attention {
+    let s = c.seq_len;
+    let e = c.e;
+    let qkv = Op::Gemm { kind: OpKind::Qkv, m: c.tokens, n: c.qkv_width, k: c.h, batch: 1 };
+    let softmax = Op::Mem { kind: OpKind::Softmax, bytes: b(2.0 * c.score_elems * e) };
+    let dropout = Op::Mem { kind: OpKind::AttnDropout, bytes: b(c.score_elems * (2.0 * e + 1.0)) };
+    let qk = Op::Gemm { kind: OpKind::AttnQk, m: s, n: s, k: c.d_qk, batch: c.bh };
+    let av = Op::Gemm { kind: OpKind::AttnAv, m: s, n: c.d_v, k: s, batch: c.bh };
+    // fused scale + mask + softmax reads and writes the scores; dropout on
+    // the probabilities reads, writes and stores a 1-byte mask
+    let core = vec![qk, softmax, dropout, av];
+    let out = Op::Gemm { kind: OpKind::AttnOut, m: c.tokens, n: c.h, k: c.heads_local * c.d_v, batch: 1 };
+
+    let mut fwd = vec![c.layernorm()];
+    c.enter(&mut fwd);
+    fwd.push(qkv);
+    fwd.extend(core.iter().copied());
+    fwd.push(out);
+    c.leave(&mut fwd, OpKind::TpReduceOut);
+    fwd.push(c.bda());
+
+    let mut bwd = vec![c.bda_bwd()];
+    c.leave_bwd(&mut bwd);
+    gemm_bwd(&mut bwd, out);
+    gemm_bwd(&mut bwd, av);
+    bwd.push(Op::Mem { kind: OpKind::AttnDropoutBwd, bytes: b(c.score_elems * (2.0 * e + 1.0)) });
+    bwd.push(Op::Mem { kind: OpKind::SoftmaxBwd, bytes: b(3.0 * c.score_elems * e) });
+    gemm_bwd(&mut bwd, qk);
+    gemm_bwd(&mut bwd, qkv);
+    c.enter_bwd(&mut bwd);
+    bwd.push(c.layernorm_bwd());
+    Attention { fwd, bwd, core }
+}
+
+/// The FFN sub-block: dense, or MoE (GShard / Switch: router, all-to-all
+/// dispatch and combine over the expert-parallel group, per-expert GEMMs
+/// over balanced routed tokens, optional shared experts).
+fn ffn(c: &Ctx<'_>, moe: bool) -> (Vec<Op>, Vec<Op>) {
+    let (t, e) = (c.t, c.e);
+    let mut fwd = vec![c.layernorm()];
+    c.enter(&mut fwd);
+    let mut gemms: Vec<Op> = Vec::new();
+    let mut acts = 0.0; // elements through the activation function
+    let mut a2a = Vec::new();
+    let up_width = |f: u64| if c.gated { 2 * f / t } else { f / t }.max(1);
+    match (&c.spec.moe, moe) {
+        (Some(m), true) => {
+            let ep = c.plan.ep.max(1);
+            let fe = m.expert_ffn_hidden;
+            let router = Op::Gemm { kind: OpKind::Router, m: c.tokens, n: u64::from(m.experts), k: c.h, batch: 1 };
+            fwd.push(router);
+            gemms.push(router);
+            let routed = c.tok * f64::from(m.top_k);
+            if ep > 1 {
+                let bytes = b(routed * c.hf * e / if c.plan.sp { c.tf } else { 1.0 });
+                a2a.push(Op::Comm { kind: OpKind::EpAllToAll, coll: Collective::AllToAll, group: Group::Expert, bytes, role: CommRole::Exposed });
             }
+            let local_experts = (u64::from(m.experts) / ep).max(1);
+            // balanced routing: each local expert gets routed·ep/E tokens
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let per_expert = ((routed * ep as f64 / f64::from(m.experts)).ceil() as u64).max(1);
+            gemms.push(Op::Gemm { kind: OpKind::ExpertUp, m: per_expert, n: up_width(fe), k: c.h, batch: local_experts });
+            gemms.push(Op::Gemm { kind: OpKind::ExpertDown, m: per_expert, n: c.h, k: (fe / t).max(1), batch: local_experts });
+            acts += per_expert as f64 * local_experts as f64 * (fe / t).max(1) as f64;
+            if m.shared_experts > 0 {
+                let fs = fe * u64::from(m.shared_experts);
+                gemms.push(Op::Gemm { kind: OpKind::SharedUp, m: c.tokens, n: up_width(fs), k: c.h, batch: 1 });
+                gemms.push(Op::Gemm { kind: OpKind::SharedDown, m: c.tokens, n: c.h, k: (fs / t).max(1), batch: 1 });
+                acts += c.tok * (fs / t).max(1) as f64;
+            }
+            fwd.extend(a2a.iter().copied());
+            fwd.extend(gemms[1..].iter().copied());
+            fwd.extend(a2a.iter().copied());
         }
-        // activation function (+ GLU product): read input(s), write output
-        let act_bytes = acts * e * if gated { 3.0 } else { 2.0 };
-        fwd.insert(fwd.len() - 1, Op::Mem { name: "activation", bytes: b(act_bytes) });
-        leave(&mut fwd, "tp_rs_mlp");
-        fwd.push(bda);
-        bwd.push(Op::Mem { name: "bias_dropout_add_bwd", bytes: b(act_local * (2.0 * e + 1.0)) });
-        leave_bwd(&mut bwd, "tp_ag_mlp_bwd");
-        bwd.extend(a2a.iter().copied());
-        for g in gemms.iter().rev() {
-            gemm_bwd(&mut bwd, *g);
+        _ => {
+            let f = c.spec.ffn_hidden;
+            gemms.push(Op::Gemm { kind: OpKind::FfnUp, m: c.tokens, n: up_width(f), k: c.h, batch: 1 });
+            gemms.push(Op::Gemm { kind: OpKind::FfnDown, m: c.tokens, n: c.h, k: (f / t).max(1), batch: 1 });
+            acts += c.tok * (f / t).max(1) as f64;
+            fwd.extend(gemms.iter().copied());
         }
-        bwd.push(Op::Mem { name: "activation_bwd", bytes: b(act_bytes * 1.5) });
-        bwd.extend(a2a.iter().copied());
-        enter_bwd(&mut bwd, "tp_rs_mlp_bwd");
-        bwd.push(Op::Mem { name: "layernorm_bwd", bytes: b(3.0 * act_local * e) });
-        (fwd, bwd, pre)
-    };
+    }
+    // activation function (+ GLU product): read input(s), write output;
+    // it runs before the last (down) projection
+    let act_bytes = acts * e * if c.gated { 3.0 } else { 2.0 };
+    fwd.insert(fwd.len() - 1, Op::Mem { kind: OpKind::Activation, bytes: b(act_bytes) });
+    c.leave(&mut fwd, OpKind::TpReduceOut);
+    fwd.push(c.bda());
+    let mut bwd = vec![c.bda_bwd()];
+    c.leave_bwd(&mut bwd);
+    bwd.extend(a2a.iter().copied());
+    for g in gemms.iter().rev() {
+        gemm_bwd(&mut bwd, *g);
+    }
+    bwd.push(Op::Mem { kind: OpKind::ActivationBwd, bytes: b(act_bytes * 1.5) });
+    bwd.extend(a2a.iter().copied());
+    c.enter_bwd(&mut bwd);
+    bwd.push(c.layernorm_bwd());
+    (fwd, bwd)
+}
 
-    let recompute_of = |attn_fwd: &Vec<Op>, ffn_fwd: &Vec<Op>| -> Vec<Op> {
-        match plan.recompute {
-            Recompute::None => Vec::new(),
-            // the attention core only: QKᵀ, softmax, dropout, ·V
-            Recompute::Selective => core_fwd.clone(),
-            // the whole block forward again
-            Recompute::Full => attn_fwd.iter().chain(ffn_fwd.iter()).copied().collect(),
-        }
-    };
-
-    let layers = spec.total_layers().max(1);
-    let stage_layers = layers.div_ceil(plan.pp) as f64;
-    let moe_layers = spec.moe_layers();
-    let mut blocks = Vec::new();
+/// The transformer blocks of the most loaded stage: one entry per kind of
+/// block (dense, MoE) weighted by how many the stage holds.
+fn blocks(c: &Ctx<'_>) -> Vec<BlockOps> {
+    let attn = attention(c);
+    let layers = c.spec.total_layers().max(1);
+    let stage_layers = layers.div_ceil(c.plan.pp.max(1)) as f64;
+    let moe_layers = c.spec.moe_layers();
     let kinds: Vec<(bool, f64)> = if moe_layers == 0 {
         vec![(false, stage_layers)]
     } else {
         let frac = moe_layers as f64 / layers as f64;
         vec![(true, stage_layers * frac), (false, stage_layers * (1.0 - frac))]
     };
-    for (moe, n) in kinds {
-        if n <= 0.0 {
-            continue;
-        }
-        let (ffn_fwd, ffn_bwd, _) = ffn_block(moe);
-        let mut fwd = attn_fwd.clone();
-        fwd.extend(ffn_fwd.iter().copied());
-        let mut bwd = ffn_bwd;
-        bwd.extend(attn_bwd.iter().copied());
-        let recompute = recompute_of(&attn_fwd, &ffn_fwd);
-        blocks.push(BlockOps { per_stage: n, forward: fwd, backward: bwd, recompute });
-    }
+    kinds
+        .into_iter()
+        .filter(|(_, n)| *n > 0.0)
+        .map(|(moe, n)| {
+            let (ffn_fwd, ffn_bwd) = ffn(c, moe);
+            let recompute = match c.plan.recompute {
+                Recompute::None => Vec::new(),
+                Recompute::Selective => attn.core.clone(),
+                // the whole block forward again
+                Recompute::Full => attn.fwd.iter().chain(ffn_fwd.iter()).copied().collect(),
+            };
+            let mut forward = attn.fwd.clone();
+            forward.extend(ffn_fwd);
+            let mut backward = ffn_bwd;
+            backward.extend(attn.bwd.iter().copied());
+            BlockOps { per_stage: n, forward, backward, recompute }
+        })
+        .collect()
+}
 
-    // --- embedding (first stage): vocab-parallel lookup, then all-reduce
-    // (reduce-scatter with SP) across TP ranks; add positions; dropout.
-    let mut embed_forward = vec![Op::Mem { name: "embedding", bytes: b(act_full * e * 2.0 + act_local * (3.0 * e + 1.0)) }];
-    leave(&mut embed_forward, "tp_embedding");
-    let embed_backward = vec![Op::Mem { name: "embedding_bwd", bytes: b(act_full * (e + 4.0) + act_local * (2.0 * e + 1.0)) }];
+/// Embedding (first stage): vocab-parallel lookup, then all-reduce
+/// (reduce-scatter with SP) across TP ranks; add positions; dropout.
+fn embedding(c: &Ctx<'_>) -> (Vec<Op>, Vec<Op>) {
+    let e = c.e;
+    let mut fwd = vec![Op::Mem { kind: OpKind::Embedding, bytes: b(c.act_full * e * 2.0 + c.act_local * (3.0 * e + 1.0)) }];
+    c.leave(&mut fwd, OpKind::TpEmbedding);
+    let bwd = vec![Op::Mem { kind: OpKind::EmbeddingBwd, bytes: b(c.act_full * (e + 4.0) + c.act_local * (2.0 * e + 1.0)) }];
+    (fwd, bwd)
+}
 
-    // --- head (last stage): final norm, gather, logits GEMM, vocab-parallel
-    // cross-entropy in fp32 (Megatron's VocabParallelCrossEntropy)
-    let v_local = spec.vocab.div_ceil(t);
-    let logit_elems = tok * v_local as f64;
-    let mut head_forward = vec![Op::Mem { name: "final_layernorm", bytes: b(ln_passes * act_local * e) }];
-    enter(&mut head_forward, "tp_ag_head");
-    let logits = Op::Gemm { name: "logits", m: tokens, n: v_local, k: h, batch: 1 };
-    head_forward.push(logits);
+/// Head (last stage): final norm, gather, logits GEMM, vocab-parallel
+/// cross-entropy in fp32 (Megatron's `VocabParallelCrossEntropy`).
+fn head(c: &Ctx<'_>) -> (Vec<Op>, Vec<Op>) {
+    let e = c.e;
+    let v_local = c.spec.vocab.div_ceil(c.t);
+    let logit_elems = c.tok * v_local as f64;
+    let mut fwd = vec![Op::Mem { kind: OpKind::FinalLayerNorm, bytes: b(LN_PASSES * c.act_local * e) }];
+    c.enter(&mut fwd);
+    let logits = Op::Gemm { kind: OpKind::Logits, m: c.tokens, n: v_local, k: c.h, batch: 1 };
+    fwd.push(logits);
     // read logits, fp32 max/exp/sum passes and write of the softmax
-    head_forward.push(Op::Mem { name: "cross_entropy", bytes: b(logit_elems * (e + 4.0 + 4.0)) });
-    let mut head_backward = vec![Op::Mem { name: "cross_entropy_bwd", bytes: b(logit_elems * (4.0 + e)) }];
-    gemm_bwd(&mut head_backward, logits);
-    enter_bwd(&mut head_backward, "tp_head_bwd");
-    head_backward.push(Op::Mem { name: "final_layernorm_bwd", bytes: b(3.0 * act_local * e) });
+    fwd.push(Op::Mem { kind: OpKind::CrossEntropy, bytes: b(logit_elems * (e + 4.0 + 4.0)) });
+    let mut bwd = vec![Op::Mem { kind: OpKind::CrossEntropyBwd, bytes: b(logit_elems * (4.0 + e)) }];
+    gemm_bwd(&mut bwd, logits);
+    c.enter_bwd(&mut bwd);
+    bwd.push(Op::Mem { kind: OpKind::FinalLayerNormBwd, bytes: b(3.0 * c.act_local * e) });
+    (fwd, bwd)
+}
 
-    // --- pipeline p2p: activations forward, gradients backward, v times per
-    // micro-batch with interleaving; scatter/gather over TP ranks
-    // (Narayanan 2021 §4.1) sends 1/t of the tensor per rank.
-    let mut p2p_per_microbatch = Vec::new();
-    if plan.pp > 1 {
-        let bytes = b(act_full * e / tf);
-        for _ in 0..(2 * plan.interleave) {
-            p2p_per_microbatch.push(Op::Comm { name: "pp_p2p", coll: Collective::P2p, group: Group::Pipeline, bytes, role: CommRole::Exposed });
-        }
-        if t > 1 && !sp {
+/// Pipeline p2p: activations forward, gradients backward, v times per
+/// micro-batch with interleaving; scatter/gather over TP ranks (Narayanan
+/// 2021 §4.1) sends 1/t of the tensor per rank.
+fn pipeline(c: &Ctx<'_>) -> Vec<Op> {
+    let mut v = Vec::new();
+    if c.plan.pp > 1 {
+        let n = 2 * c.plan.interleave;
+        let bytes = b(c.act_full * c.e / c.tf);
+        v.extend((0..n).map(|_| Op::Comm { kind: OpKind::PpP2p, coll: Collective::P2p, group: Group::Pipeline, bytes, role: CommRole::Exposed }));
+        if c.t > 1 && !c.plan.sp {
             // all-gather back the scattered tensor inside the TP group
-            for _ in 0..(2 * plan.interleave) {
-                p2p_per_microbatch.push(Op::Comm { name: "pp_gather", coll: Collective::AllGather, group: Group::Tensor, bytes: b(act_full * e), role: CommRole::Exposed });
-            }
+            v.extend((0..n).map(|_| Op::Comm { kind: OpKind::PpGather, coll: Collective::AllGather, group: Group::Tensor, bytes: b(c.act_full * c.e), role: CommRole::Exposed }));
         }
     }
+    v
+}
 
-    // --- data parallelism and the optimizer (Rajbhandari 2020 §5, §7)
-    let params = params_per_device(spec, plan);
-    let dp = plan.dp;
-    let grad_bytes = params * e;
-    let mut dp_per_microbatch = Vec::new();
-    let mut dp_per_step = Vec::new();
-    if dp > 1 {
-        match plan.zero {
-            0 => dp_per_step.push(Op::Comm { name: "dp_grad_allreduce", coll: Collective::AllReduce, group: Group::Data, bytes: b(grad_bytes), role: CommRole::Overlappable }),
+/// Data-parallel collectives per micro-batch and per step (Rajbhandari et
+/// al. 2020 §5, §7).
+fn data_parallel(c: &Ctx<'_>, params: f64) -> (Vec<Op>, Vec<Op>) {
+    let grad = b(params * c.e);
+    let dp_comm = |kind, coll, role| Op::Comm { kind, coll, group: Group::Data, bytes: grad, role };
+    let mut per_mb = Vec::new();
+    let mut per_step = Vec::new();
+    if c.plan.dp > 1 {
+        match c.plan.zero {
+            0 => per_step.push(dp_comm(OpKind::DpGradAllReduce, Collective::AllReduce, CommRole::Overlappable)),
             1 => {
-                dp_per_step.push(Op::Comm { name: "dp_grad_reduce_scatter", coll: Collective::ReduceScatter, group: Group::Data, bytes: b(grad_bytes), role: CommRole::Overlappable });
-                dp_per_step.push(Op::Comm { name: "dp_param_all_gather", coll: Collective::AllGather, group: Group::Data, bytes: b(params * e), role: CommRole::Exposed });
+                per_step.push(dp_comm(OpKind::DpGradReduceScatter, Collective::ReduceScatter, CommRole::Overlappable));
+                per_step.push(dp_comm(OpKind::DpParamAllGather, Collective::AllGather, CommRole::Exposed));
             }
             2 => {
                 // gradients are reduce-scattered every micro-batch
-                dp_per_microbatch.push(Op::Comm { name: "dp_grad_reduce_scatter", coll: Collective::ReduceScatter, group: Group::Data, bytes: b(grad_bytes), role: CommRole::Overlappable });
-                dp_per_step.push(Op::Comm { name: "dp_param_all_gather", coll: Collective::AllGather, group: Group::Data, bytes: b(params * e), role: CommRole::Exposed });
+                per_mb.push(dp_comm(OpKind::DpGradReduceScatter, Collective::ReduceScatter, CommRole::Overlappable));
+                per_step.push(dp_comm(OpKind::DpParamAllGather, Collective::AllGather, CommRole::Exposed));
             }
             _ => {
                 // parameters gathered for forward and for backward, gradients
                 // reduce-scattered: 1.5x ZeRO-0 volume per micro-batch
-                for name in ["dp_param_all_gather_fwd", "dp_param_all_gather_bwd"] {
-                    dp_per_microbatch.push(Op::Comm { name, coll: Collective::AllGather, group: Group::Data, bytes: b(params * e), role: CommRole::Overlappable });
-                }
-                dp_per_microbatch.push(Op::Comm { name: "dp_grad_reduce_scatter", coll: Collective::ReduceScatter, group: Group::Data, bytes: b(grad_bytes), role: CommRole::Overlappable });
+                per_mb.push(dp_comm(OpKind::DpParamAllGatherFwd, Collective::AllGather, CommRole::Overlappable));
+                per_mb.push(dp_comm(OpKind::DpParamAllGatherBwd, Collective::AllGather, CommRole::Overlappable));
+                per_mb.push(dp_comm(OpKind::DpGradReduceScatter, Collective::ReduceScatter, CommRole::Overlappable));
             }
         }
     }
-    let opt_params = if plan.zero >= 1 { params / dp as f64 } else { params };
-    let per_param = if plan.dtype.is_mixed_precision() { OPTIMIZER_BYTES_PER_PARAM_MIXED } else { OPTIMIZER_BYTES_PER_PARAM_FP32 };
-    let optimizer = vec![Op::Mem { name: "adam_step", bytes: b(opt_params * per_param) }];
+    (per_mb, per_step)
+}
 
-    // --- what offloading moves (memory.rs holds the same quantities)
-    let body_params = (params - spec.params().embedding / tf).max(0.0);
-    let (w_bytes, o_bytes) = if plan.dtype.is_mixed_precision() { (e, 12.0) } else { (plan.dtype.bytes(), 2.0 * plan.dtype.bytes()) };
-    let weights_dev = body_params * w_bytes / if plan.zero >= 3 { dp as f64 } else { 1.0 };
-    let optimizer_dev = body_params * o_bytes / if plan.zero >= 1 { dp as f64 } else { 1.0 };
-    let act_redo = crate::memory::activation_bytes_per_layer_with(spec, plan, seq_len, true);
-    let offload = OffloadSizes {
+/// The optimizer step's memory traffic.
+fn optimizer(c: &Ctx<'_>, params: f64) -> Vec<Op> {
+    let opt_params = if c.plan.zero >= 1 { params / c.plan.dp as f64 } else { params };
+    let per_param = if c.plan.dtype.is_mixed_precision() { OPTIMIZER_BYTES_PER_PARAM_MIXED } else { OPTIMIZER_BYTES_PER_PARAM_FP32 };
+    vec![Op::Mem { kind: OpKind::AdamStep, bytes: b(opt_params * per_param) }]
+}
+
+/// What offloading would move (memory.rs holds the same quantities).
+fn offload_sizes(c: &Ctx<'_>, params: f64) -> OffloadSizes {
+    let (plan, dp) = (c.plan, c.plan.dp as f64);
+    let stage_layers = c.spec.total_layers().max(1).div_ceil(plan.pp.max(1)) as f64;
+    let body_params = (params - c.spec.params().embedding / c.tf).max(0.0);
+    let (w_bytes, o_bytes) = if plan.dtype.is_mixed_precision() { (c.e, 12.0) } else { (plan.dtype.bytes(), 2.0 * plan.dtype.bytes()) };
+    let weights_dev = body_params * w_bytes / if plan.zero >= 3 { dp } else { 1.0 };
+    let optimizer_dev = body_params * o_bytes / if plan.zero >= 1 { dp } else { 1.0 };
+    let act_redo = crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, true);
+    OffloadSizes {
         block_weights: weights_dev / stage_layers,
         block_activations: act_redo,
-        block_gathered_extra: crate::memory::activation_bytes_per_layer_with(spec, plan, seq_len, false) - act_redo,
+        block_gathered_extra: crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, false) - act_redo,
         weights: weights_dev,
         optimizer: optimizer_dev,
-    };
+    }
+}
 
-    Workload {
+/// Builds one iteration's workload. The plan must have been validated.
+///
+/// # Errors
+/// Sizes whose products overflow (absurd sequence lengths or batches).
+pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Result<Workload, WorkloadError> {
+    let c = Ctx::new(spec, plan, seq_len)?;
+    let params = params_per_device(spec, plan);
+    let (embed_forward, embed_backward) = embedding(&c);
+    let (head_forward, head_backward) = head(&c);
+    let (dp_per_microbatch, dp_per_step) = data_parallel(&c, params);
+    Ok(Workload {
         dtype: plan.dtype,
-        blocks,
+        blocks: blocks(&c),
         embed_forward,
         embed_backward,
         head_forward,
         head_backward,
-        p2p_per_microbatch,
+        p2p_per_microbatch: pipeline(&c),
         dp_per_microbatch,
         dp_per_step,
-        optimizer,
-        offload,
+        optimizer: optimizer(&c, params),
+        offload: offload_sizes(&c, params),
         microbatches: plan.micro_batches(),
         pp: plan.pp,
         interleave: plan.interleave,
         tp: plan.tp,
         dp: plan.dp,
         ep: plan.ep,
+    })
+}
+
+impl Workload {
+    /// Every op of the step's compute (blocks, embedding, head), each once.
+    pub fn all_ops(&self) -> impl Iterator<Item = &Op> {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.forward.iter().chain(b.backward.iter()))
+            .chain(self.embed_forward.iter())
+            .chain(self.embed_backward.iter())
+            .chain(self.head_forward.iter())
+            .chain(self.head_backward.iter())
     }
 }
 
@@ -502,7 +678,7 @@ mod tests {
         let m = catalog::model("megatron-22b").unwrap();
         for rc in [Recompute::None, Recompute::Selective, Recompute::Full] {
             let p = plan(1, 1, 1, false, rc);
-            let w = build(&m, &p, 2048);
+            let w = build(&m, &p, 2048).unwrap();
             let blk = &w.blocks[0];
             let per_mb = blk.per_stage * (flops_of(&blk.forward) + flops_of(&blk.backward) + flops_of(&blk.recompute))
                 + flops_of(&w.head_forward) + flops_of(&w.head_backward);
@@ -515,8 +691,8 @@ mod tests {
     #[test]
     fn tensor_parallel_divides_gemm_flops() {
         let m = catalog::model("megatron-175b").unwrap();
-        let one = build(&m, &plan(1, 1, 1, false, Recompute::None), 2048);
-        let eight = build(&m, &plan(8, 1, 1, true, Recompute::None), 2048);
+        let one = build(&m, &plan(1, 1, 1, false, Recompute::None), 2048).unwrap();
+        let eight = build(&m, &plan(8, 1, 1, true, Recompute::None), 2048).unwrap();
         let f1 = flops_of(&one.blocks[0].forward);
         let f8 = flops_of(&eight.blocks[0].forward);
         assert!((f1 / f8 - 8.0).abs() < 1e-9);
@@ -532,7 +708,7 @@ mod tests {
         let m = catalog::model("mixtral-8x7b").unwrap();
         let mut p = plan(1, 1, 8, false, Recompute::None);
         p.ep = 8;
-        let w = build(&m, &p, 4096);
+        let w = build(&m, &p, 4096).unwrap();
         assert!(w.blocks[0].forward.iter().any(|o| matches!(o, Op::Comm { coll: Collective::AllToAll, .. })));
     }
 }

@@ -26,7 +26,7 @@ fn main() {
             seq_len: 2048,
             gpus,
             global_batch: batch,
-            round_batch: true,
+            round_batch: flopprint::search::BatchRounding::Down,
             dtype: Dtype::Fp16,
             fine_tune: FineTune::Full,
             capacity: acc.memory(),
@@ -54,12 +54,12 @@ fn main() {
     let best = {
         let network = Network::from_system(Some(&sys), 280);
         let spec = catalog::model("megatron-530b").expect("model");
-        let plan = flopprint::plan::Plan { tp: 8, pp: 35, dp: 1, interleave: 3, sp: true, ep: 1, zero: 0, recompute: flopprint::flops::Recompute::Selective, micro_batch: 1, global_batch: 280, dtype: Dtype::Fp16 };
+        let plan = flopprint::parallel::Plan { tp: 8, pp: 35, dp: 1, interleave: 3, sp: true, ep: 1, zero: 0, recompute: flopprint::flops::Recompute::Selective, micro_batch: 1, global_batch: 280, dtype: Dtype::Fp16 };
         let n = 10_000;
         let t0 = Instant::now();
         let mut acc_t = 0.0;
         for _ in 0..n {
-            let w = workload::build(&spec, &plan, 2048);
+            let w = workload::build(&spec, &plan, 2048).expect("workload");
             acc_t += Simulator { device: &device, network: &network, options: SimOptions::default() }.step(&w).step_time_s;
         }
         (t0.elapsed().as_secs_f64() / f64::from(n), acc_t / f64::from(n))
@@ -72,7 +72,7 @@ fn main() {
         let n = 50;
         let t0 = Instant::now();
         for _ in 0..n {
-            let (input, defaulted) = flopprint::cli::scenario_input(file, &flopprint::cli::ScenarioFlags::default()).expect("scenario");
+            let (input, defaulted) = flopprint::scenario::input_with_defaults(file, &flopprint::scenario::ScenarioInput::default()).expect("scenario");
             let e = flopprint::estimate::estimate(&input.resolve(defaulted).expect("resolves")).expect("estimates");
             std::hint::black_box(e);
         }

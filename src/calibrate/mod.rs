@@ -470,12 +470,62 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
 }
 
 /// Calibrate every device in `opts.devices`, in order; stops at the first error.
-pub fn run_all(opts: &CalibrateOptions) -> Result<Vec<CalibrationProfile>, CalibrateError> {
+pub fn run_all(opts: &CalibrateOptions) -> Result<CalibrationRun, CalibrateError> {
     let devices = if opts.devices.is_empty() { vec![DeviceKind::Cpu] } else { opts.devices.clone() };
-    devices
-        .into_iter()
-        .map(|d| run(&CalibrateOptions { devices: vec![d], ..opts.clone() }))
-        .collect()
+    let several = devices.len() > 1;
+    let mut out = CalibrationRun::default();
+    for d in devices {
+        match run(&CalibrateOptions { devices: vec![d], ..opts.clone() }) {
+            Ok(p) => out.profiles.push(p),
+            // asked for every device: a machine without a GPU still calibrates its CPU
+            Err(e @ (CalibrateError::NoCudaDriver | CalibrateError::NoCublas | CalibrateError::CudaFeatureDisabled)) if several && d == DeviceKind::Cuda => out.skipped.push((d, e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The profiles of [`run_all`], and the devices skipped because they are
+/// not present (with the reason).
+#[derive(Debug, Default)]
+pub struct CalibrationRun {
+    pub profiles: Vec<CalibrationProfile>,
+    pub skipped: Vec<(DeviceKind, String)>,
+}
+
+/// The distinct single GEMM shapes (m, n, k) of a model's training step
+/// under tensor parallelism `tp` (batched attention GEMMs left out: the
+/// profile times single GEMMs).
+///
+/// # Errors
+/// A plan the model cannot run (e.g. `tp` not dividing its heads).
+pub fn model_shapes(spec: &crate::catalog::ModelSpec, tp: u64, seq_len: u64, micro_batch: u64) -> Result<Vec<GemmShape>, CalibrateError> {
+    let plan = crate::parallel::Plan {
+        tp,
+        pp: 1,
+        dp: 1,
+        interleave: 1,
+        sp: tp > 1,
+        ep: 1,
+        zero: 0,
+        recompute: crate::flops::Recompute::None,
+        micro_batch,
+        global_batch: micro_batch,
+        dtype: Dtype::Fp32,
+    };
+    plan.validate(spec).map_err(|e| CalibrateError::InvalidOptions(format!("--model {}: {e}", spec.id)))?;
+    let w = crate::workload::build(spec, &plan, seq_len).map_err(|e| CalibrateError::InvalidOptions(format!("--model {}: {e}", spec.id)))?;
+    let mut shapes: Vec<GemmShape> = Vec::new();
+    for op in w.all_ops() {
+        if let crate::workload::Op::Gemm { m, n, k, batch: 1, .. } = *op {
+            let conv = |x: u64| usize::try_from(x).map_err(|_| CalibrateError::InvalidOptions(format!("--model {}: GEMM dimension {x} too large", spec.id)));
+            let sh = GemmShape::new(conv(m)?, conv(n)?, conv(k)?);
+            if !shapes.contains(&sh) {
+                shapes.push(sh);
+            }
+        }
+    }
+    Ok(shapes)
 }
 
 /// Small deterministic PRNG (xorshift64*), so that runs are reproducible and

@@ -124,7 +124,7 @@ fn raw(kind: Kind, id: &str) -> Result<(String, &'static str), CatalogError> {
 }
 
 /// "; did you mean `x`?" for the closest id by edit distance, or "".
-fn suggest(id: &str, candidates: &[String]) -> String {
+pub(crate) fn suggest(id: &str, candidates: &[String]) -> String {
     let best = candidates
         .iter()
         .map(|c| (levenshtein(id, c), c))

@@ -1,6 +1,8 @@
 //! Rendering an [`Estimate`](crate::estimate::Estimate): one exporter per
 //! file, each returning bytes, so every format is testable without disk.
 
+pub mod calibration;
+pub mod catalog;
 pub mod export;
 pub mod json;
 pub mod plot;
@@ -154,23 +156,26 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Run", "hardware".into(), format!("{} x {}{}", e.gpus, e.accelerator, e.system.as_ref().map_or(String::new(), |s| format!(" in {} {s} nodes", e.nodes.unwrap_or(0))))),
         ("Run", "site".into(), e.site.clone()),
         ("Run", "mode".into(), format!("{:?}", e.mode).to_lowercase()),
-        ("Run", "plan".into(), format!(
+        ("Run", "plan".into(), e.plan.as_ref().map_or_else(|| "none (accounted without a plan)".to_string(), |p| format!(
             "TP {} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
-            e.plan.tp, e.plan.pp, e.plan.dp,
-            if e.plan.interleave > 1 { format!(" (interleave {})", e.plan.interleave) } else { String::new() },
-            if e.plan.sp { ", SP" } else { "" },
-            e.plan.zero, e.plan.recompute, e.plan.micro_batch, e.plan.global_batch, e.plan.chosen_by
-        )),
+            p.tp, p.pp, p.dp,
+            if p.interleave > 1 { format!(" (interleave {})", p.interleave) } else { String::new() },
+            if p.sp { ", SP" } else { "" },
+            p.zero, p.recompute, p.micro_batch, p.global_batch, format!("{:?}", p.chosen_by).to_lowercase()
+        ))),
         ("Compute", "parameters".into(), format!("{} total, {} active{}", param_count(e.params_total), param_count(e.params_active), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", param_count(e.params_trainable), e.fine_tune) })),
         ("Compute", "tokens".into(), opt(e.tokens, &|t| format!("{} (seq len {})", si(t), e.seq_len))),
         ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
         ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),
         ("Compute", "step time".into(), opt(e.step_time_s, &|s| format!("{} s x {} steps", sig3(s), opt(e.steps, &|n| format!("{n:.0}"))))),
-        ("Compute", "step breakdown".into(), e.breakdown.map_or_else(|| "n/a (time not simulated)".to_string(), |b| format!(
+        ("Compute", "step breakdown".into(), e.breakdown.map_or_else(|| "n/a (no plan to simulate)".to_string(), |b| format!(
             "compute {} s (recompute {}), TP comm {}, PP comm {}, DP comm {}, EP comm {}, bubble {}, optimizer {} s",
             sig3(b.compute_s), sig3(b.recompute_s), sig3(b.tp_comm_exposed_s), sig3(b.pp_comm_s), sig3(b.dp_comm_exposed_s), sig3(b.ep_comm_exposed_s), sig3(b.bubble_s), sig3(b.optimizer_s)
         ))),
-        ("Compute", "memory per GPU".into(), format!("{:.1} / {:.1} GiB ({})", e.memory_per_gpu_gib, e.memory_capacity_gib, if e.fits_in_memory { "fits" } else { "DOES NOT FIT" })),
+        ("Compute", "memory per GPU".into(), match (e.memory_per_gpu_gib, e.fits_in_memory) {
+            (Some(m), Some(fits)) => format!("{m:.1} / {:.1} GiB ({})", e.memory_capacity_gib, if fits { "fits" } else { "DOES NOT FIT" }),
+            _ => "n/a (no plan)".to_string(),
+        }),
         ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
         ("Time", "GPU-hours".into(), si(e.gpu_hours)),
         ("Energy", "power".into(), format!("{} W per GPU, {} total", sig3(e.power_per_gpu_w), si_unit(e.power_total_w, "W"))),

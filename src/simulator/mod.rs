@@ -38,7 +38,7 @@ pub use network::{Layout, Network};
 pub use crate::memory::Offload;
 
 use crate::units::{Bytes, Seconds};
-use crate::workload::{CommRole, Group, Op, Workload, TP_AG_REDO, Collective};
+use crate::workload::{Collective, CommRole, Group, Op, OpKind, Workload};
 use serde::Serialize;
 
 /// Megatron-LM / PyTorch DDP gradient bucket: 40M elements (Megatron's
@@ -202,7 +202,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
                 Op::Gemm { m, n, k, batch, .. } => p.gemm += self.device.gemm_time(m, n, k, batch, w.dtype).value(),
                 Op::Mem { bytes, .. } => p.mem += self.device.mem_time(bytes).value(),
                 Op::Comm { group: Group::Expert, .. } => p.ep += self.comm(op, l),
-                Op::Comm { name, .. } if name == TP_AG_REDO && !self.options.sp_ag_redo => {}
+                Op::Comm { kind: OpKind::TpAgRedo, .. } if !self.options.sp_ag_redo => {}
                 Op::Comm { group: Group::Tensor, .. } => {
                     let c = self.comm(op, l);
                     p.tp_link += c;

@@ -183,7 +183,7 @@ fn bad_numbers_name_the_flag() {
     fails_with(&["estimate", "--pue", "0.5"], "--pue");
     fails_with(&["estimate", "--grid-intensity", "inf"], "--grid-intensity");
     fails_with(&["estimate", "--hours", "-1"], "--hours");
-    fails_with(&["estimate", "--hours", "1", "--gpu-hours", "8"], "not both");
+    fails_with(&["estimate", "--hours", "1", "--gpu-hours", "8"], "cannot be used with");
     fails_with(&["estimate", "--power-per-gpu", "1e12"], "--power-per-gpu");
     fails_with(&["estimate", "--dtype", "fp7"], "unknown dtype");
     fails_with(&["estimate", "--zero", "4"], "--zero");
@@ -193,7 +193,6 @@ fn bad_numbers_name_the_flag() {
 fn impossible_parallelism_is_explained() {
     fails_with(&["estimate", "--tp", "3", "--pp", "1"], "--tp 3 does not divide");
     fails_with(&["estimate", "--tp", "8", "--pp", "7"], "not divisible by --tp 8 x --pp 7");
-    fails_with(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--tp", "1", "--pp", "1", "--global-batch", "100", "--micro-batch", "3"], "--global-batch 100");
     fails_with(&["estimate", "--dtype", "bf16", "--accelerator", "v100-sxm2-32gb", "--gpus", "8"], "has no bf16");
 }
 
@@ -274,4 +273,63 @@ fn sp_flag_takes_an_optional_value() {
     let off = json(&[&base[..], &["--sp", "false"]].concat());
     assert_eq!(on["plan"]["sp"], true);
     assert_eq!(off["plan"]["sp"], false);
+}
+
+// ---- what a newcomer types works, or fails naming the flag and the fix
+
+#[test]
+fn default_dtype_falls_back_where_the_hardware_has_no_bf16() {
+    let v = json(&["estimate", "--model", "bert-base", "--accelerator", "v100-sxm2-32gb", "--gpus", "8", "--tokens", "1B"]);
+    assert_eq!(v["dtype"], "fp16");
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("v100-sxm2-32gb has no bf16"), "{notes}");
+    // the user's own dtype is never replaced
+    fails_with(&["estimate", "--model", "bert-base", "--accelerator", "v100-sxm2-32gb", "--gpus", "8", "--tokens", "1B", "--dtype", "bf16"], "has no bf16");
+}
+
+#[test]
+fn accounting_needs_no_feasible_plan() {
+    // GPT-3 on 10,000 V100 (Patterson et al. 2021 Table 4): no plan fits the
+    // default batch exactly, and none is needed to account the run
+    let v = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--power-per-gpu", "330", "--pue", "1.1", "--grid-intensity", "429"]);
+    assert_eq!(v["mode"], "account");
+    let mwh = num(&v, "energy_facility_kwh") / 1000.0;
+    // 10,000 x 330 W x 355.2 h x 1.1 = 1,289 MWh (Patterson: 1,287 MWh)
+    assert!((mwh - 1289.4).abs() < 1.0, "{mwh}");
+    // an impossible plan (TP 3 does not divide 96 heads) still accounts, with a note
+    let w = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--tp", "3", "--pp", "1"]);
+    assert!(w["plan"].is_null());
+    assert!(w["notes"].to_string().contains("no parallel plan could be built"));
+}
+
+#[test]
+fn batch_in_tokens_and_indivisible_batches_round_with_a_note() {
+    let v = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--nodes", "256", "--tokens", "10B", "--seq-len", "2048", "--global-batch-tokens", "4M"]);
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("1953 sequences of 2048"), "{notes}");
+    let g = v["plan"]["global_batch"].as_u64().unwrap();
+    let dp = v["plan"]["dp"].as_u64().unwrap() * v["plan"]["micro_batch"].as_u64().unwrap();
+    assert_eq!(g % dp, 0);
+    assert!(g.abs_diff(1953) <= 1953 / 4, "{g}");
+    let u = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--tp", "2", "--pp", "1", "--global-batch", "100", "--micro-batch", "3", "--tokens", "1B"]);
+    assert_eq!(u["plan"]["global_batch"], 96);
+    assert!(u["notes"].to_string().contains("global batch 100 rounded to 96"));
+}
+
+#[test]
+fn accounting_takes_tokens_only_from_the_user_and_never_prints_mfu_above_one() {
+    let v = json(&["estimate", "--model", "llama2-70b", "--system", "dgx-h100", "--nodes", "1", "--hours", "0.5"]);
+    assert!(v["tokens"].is_null() && v["mfu"].is_null());
+    assert!(v["notes"].to_string().contains("tokens come only from the user"));
+    let w = json(&["estimate", "--model", "llama2-70b", "--system", "dgx-h100", "--nodes", "1", "--hours", "0.5", "--tokens", "2T"]);
+    assert!(w["mfu"].is_null());
+    assert!(w["notes"].to_string().contains("above 1, which is impossible"));
+}
+
+#[test]
+fn absurd_sizes_are_errors_not_wraps() {
+    fails_with(&["estimate", "--model", "gpt2-small", "--accelerator", "h100-sxm5-80gb", "--tokens", "1B", "--seq-len", "10000000"], "--seq-len");
+    let out = flopprint().args(["estimate", "--model", "llama3-8b", "--accelerator", "h100-sxm5-80gb", "--gpus", "1", "--tokens", "1B", "--seq-len", "10000000", "--micro-batch", "1000000", "--tp", "1", "--pp", "1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }

@@ -15,7 +15,7 @@ use flopprint::catalog;
 use flopprint::dtype::Dtype;
 use flopprint::flops::{FineTune, Recompute};
 use flopprint::memory;
-use flopprint::plan::Plan;
+use flopprint::parallel::Plan;
 use flopprint::simulator::{AnalyticDevice, Network, SimOptions, Simulator};
 use flopprint::workload;
 
@@ -67,7 +67,7 @@ fn korthikanti_table5_iteration_times() {
         for (seqsel, published) in [(false, r.full_s), (true, r.seqsel_s)] {
             let p = plan(r, seqsel);
             p.validate(&spec).unwrap();
-            let w = workload::build(&spec, &p, 2048);
+            let w = workload::build(&spec, &p, 2048).unwrap();
             let sim = Simulator { device: &device, network: &net, options: SimOptions::default() };
             let b = sim.step(&w);
             let err = (b.step_time_s - published) / published;

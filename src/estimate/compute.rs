@@ -1,0 +1,254 @@
+//! The compute stage: FLOPs per token, the parallel plan and the memory it
+//! needs per device.
+//!
+//! The plan is the user's where `--tp` and `--pp` are given (other fields
+//! default to Megatron-LM's large-model settings: SP with TP, selective
+//! recomputation, ZeRO-1 with DP; Korthikanti et al. 2022); otherwise the
+//! fastest feasible plan of [`search`](crate::search) with the given
+//! fields held fixed. A global batch no data-parallel size divides is
+//! rounded to the nearest multiple, with a note. An accounted run needs no
+//! plan: when none can be built, the stage says so and later stages fall
+//! back (no simulated step).
+
+use super::EstimateError;
+use crate::catalog::ModelSpec;
+use crate::flops::{training_per_token, Recompute, TokenFlops};
+use crate::memory::{self, MemoryBreakdown};
+use crate::notes::Note;
+use crate::parallel::{Plan, PlanError};
+use crate::scenario::{BatchRequest, Mode, PlanRequest, Scenario};
+use crate::search::{self, nearest_multiple, BatchRounding, Constraints, Problem};
+use crate::simulator::{AnalyticDevice, DeviceModel, Network, SimOptions};
+use crate::units::FlopPerSec;
+use crate::workload::{self, Workload};
+
+/// How the plan was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChosenBy {
+    /// `--tp` and `--pp` given.
+    User,
+    /// The fastest feasible plan of the search.
+    Auto,
+    /// One entry of `flopprint plan`.
+    Search,
+}
+
+/// A plan with its schedule options and memory.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub plan: Plan,
+    pub options: SimOptions,
+    pub memory: MemoryBreakdown,
+    pub chosen_by: ChosenBy,
+    /// The step's ops (src/workload.rs).
+    pub workload: Workload,
+}
+
+/// The machine the step runs on: the device and network models.
+pub struct Machine {
+    pub device: Box<dyn DeviceModel + Sync>,
+    pub network: Network,
+    /// Peak FLOP/s of one device in the scenario's dtype.
+    pub peak: FlopPerSec,
+}
+
+/// What the compute stage found.
+pub struct Compute {
+    /// FLOPs per token (model and hardware; the latter with the plan's
+    /// recomputation).
+    pub flops: TokenFlops,
+    /// The plan; `None` only for an accounted run none can be built for.
+    pub step: Option<PlannedStep>,
+    pub machine: Machine,
+    pub sources: Vec<(String, String)>,
+    pub notes: Vec<Note>,
+}
+
+/// The device model: measured GEMM throughput from a calibration profile,
+/// else the analytic model of the accelerator's datasheet.
+#[must_use]
+pub fn device_model(sc: &Scenario) -> Box<dyn DeviceModel + Sync> {
+    let analytic = AnalyticDevice::new(&sc.accelerator);
+    match &sc.calibration {
+        Some(p) => Box::new(crate::calibrate::local::device_model(p.clone(), analytic)),
+        None => Box::new(analytic),
+    }
+}
+
+/// The per-replica batch default: the model's published global batch, else
+/// ~4M tokens per step (Touvron et al. 2023 §2.2 used 4M-token batches).
+#[must_use]
+pub fn default_global_batch(spec: &ModelSpec, seq_len: u64, dp_hint: u64) -> u64 {
+    if let Some(g) = spec.training.as_ref().and_then(|t| t.global_batch) {
+        return g;
+    }
+    let g = (4_194_304 / seq_len.max(1)).max(1).max(dp_hint);
+    // round up to a multiple of the DP size so micro-batches divide it
+    g.div_ceil(dp_hint.max(1)) * dp_hint.max(1)
+}
+
+/// The search constraints from the plan request (schedule fixed at
+/// Megatron-LM 2022's).
+#[must_use]
+pub fn constraints(r: &PlanRequest) -> Constraints {
+    Constraints {
+        tp: r.tp,
+        pp: r.pp,
+        interleave: r.interleave,
+        sp: r.sp,
+        ep: r.ep,
+        zero: r.zero,
+        recompute: r.recompute,
+        micro_batch: r.micro_batch,
+        dp_overlap: None,
+        ..Constraints::default()
+    }
+    .megatron_schedule()
+}
+
+/// The requested global batch in sequences (`None`: the default).
+fn requested_batch(sc: &Scenario, notes: &mut Vec<Note>) -> Option<u64> {
+    match sc.batch {
+        BatchRequest::Default => None,
+        BatchRequest::Sequences(g) => Some(g),
+        BatchRequest::Tokens(t) => {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let g = ((t / sc.seq_len as f64).round() as u64).max(1);
+            notes.push(Note::BatchFromTokens { tokens: t, seq_len: sc.seq_len, sequences: g });
+            Some(g)
+        }
+    }
+}
+
+fn breakdown_text(m: &MemoryBreakdown) -> String {
+    format!(
+        "weights {:.1} + gradients {:.1} + optimizer {:.1} + activations {:.1} + reserve {:.1} GiB",
+        m.weights_gib, m.gradients_gib, m.optimizer_gib, m.activations_gib, m.reserve_gib
+    )
+}
+
+/// The plan for the scenario.
+fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Result<PlannedStep, EstimateError> {
+    let r = &sc.plan;
+    let spec = &sc.model;
+    let gpus = sc.gpus;
+    let capacity = sc.accelerator.memory();
+    let requested = requested_batch(sc, notes);
+    if let Some(tp) = r.tp {
+        if !spec.heads.is_multiple_of(tp) {
+            return Err(PlanError::TpHeads { tp, heads: spec.heads }.into());
+        }
+    }
+    if let (Some(tp), Some(pp)) = (r.tp, r.pp) {
+        let split = tp.checked_mul(pp).filter(|s| gpus.is_multiple_of(*s)).ok_or(PlanError::GpusNotDivisible { gpus, tp, pp })?;
+        let dp = gpus / split;
+        let micro = r.micro_batch.unwrap_or(1);
+        let multiple = dp.checked_mul(micro).ok_or(PlanError::Batch { global: requested.unwrap_or(0), dp, micro })?;
+        let global = match requested {
+            Some(g) if !g.is_multiple_of(multiple) => {
+                let to = nearest_multiple(g, multiple);
+                notes.push(Note::BatchRounded { from: g, to, multiple });
+                to
+            }
+            Some(g) => g,
+            None => default_global_batch(spec, sc.seq_len, multiple),
+        };
+        let plan = Plan {
+            tp,
+            pp,
+            dp,
+            interleave: r.interleave.unwrap_or(1),
+            sp: r.sp.unwrap_or(tp > 1),
+            ep: r.ep.unwrap_or(1),
+            zero: r.zero.unwrap_or(u8::from(dp > 1)),
+            recompute: r.recompute.unwrap_or(Recompute::Selective),
+            micro_batch: micro,
+            global_batch: global,
+            dtype: sc.dtype,
+        };
+        plan.validate(spec)?;
+        let memory = memory::per_device(spec, &plan, sc.seq_len, sc.fine_tune, capacity);
+        let workload = workload::build(spec, &plan, sc.seq_len)?;
+        return Ok(PlannedStep { plan, options: SimOptions::default(), memory, chosen_by: ChosenBy::User, workload });
+    }
+    let global = requested.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
+    let problem = Problem {
+        spec,
+        seq_len: sc.seq_len,
+        gpus,
+        global_batch: global,
+        round_batch: BatchRounding::Nearest,
+        dtype: sc.dtype,
+        fine_tune: sc.fine_tune,
+        capacity,
+        device: machine.device.as_ref(),
+        network: &machine.network,
+        constraints: constraints(r),
+    };
+    let found = search::search(&problem, 1);
+    let best = found.top.into_iter().next().or(found.least_memory);
+    match best {
+        Some(c) => {
+            if c.plan.global_batch != global {
+                notes.push(Note::BatchRounded { from: global, to: c.plan.global_batch, multiple: c.plan.dp * c.plan.micro_batch });
+            }
+            let workload = workload::build(spec, &c.plan, sc.seq_len)?;
+            Ok(PlannedStep { plan: c.plan, options: c.options, memory: c.memory, chosen_by: ChosenBy::Auto, workload })
+        }
+        None => Err(EstimateError::NoPlan { gpus, global, invalid: found.configs_invalid }),
+    }
+}
+
+/// Runs the compute stage.
+///
+/// # Errors
+/// In predict mode: no valid plan, or a plan that does not fit memory.
+pub fn run(sc: &Scenario) -> Result<Compute, EstimateError> {
+    let mut notes = Vec::new();
+    let mut sources = Vec::new();
+    if !sc.accelerator.memory_gib.is_finite() {
+        return Err(EstimateError::Calibration("the calibration profile does not record the device's memory: rerun `flopprint calibrate`".into()));
+    }
+    let peak = sc.accelerator.peak(sc.dtype).map_err(|m| EstimateError::Calibration(format!("--dtype {}: {m}", sc.dtype)))?;
+    let machine = Machine { device: device_model(sc), network: Network::from_system(sc.system.as_ref(), sc.gpus), peak };
+    if let Some(p) = &sc.calibration {
+        sources.push(("device_model".into(), format!("calibration profile of {} ({} verified GEMM results, {} threads, {})", p.device.name, p.results.iter().filter(|r| r.verified).count(), p.device.threads, p.software.backend)));
+    }
+    sources.push(("model".into(), format!("{} ({})", sc.model.source, sc.model.source_year)));
+    sources.push(("peak".into(), sc.accelerator.source_of("peak_tflops")));
+    let step = match (choose_plan(sc, &machine, &mut notes), sc.mode()) {
+        (Ok(s), _) => Some(s),
+        (Err(e), Mode::Account) => {
+            notes.push(Note::NoPlan { reason: e.to_string() });
+            None
+        }
+        (Err(e), Mode::Predict) => return Err(e),
+    };
+    if let Some(s) = &step {
+        let m = &s.memory;
+        if !m.fits {
+            if sc.mode() == Mode::Predict {
+                let fix = if s.chosen_by == ChosenBy::User {
+                    "raise --tp/--pp, use --recompute full, a smaller --micro-batch, --zero 1..3, or more GPUs"
+                } else {
+                    "no TP x PP split of these GPUs fits: use more GPUs, --recompute full, --zero 3, or hardware with more memory"
+                };
+                return Err(EstimateError::DoesNotFit { need: m.total_gib, have: m.capacity_gib, breakdown: breakdown_text(m), fix: fix.to_string() });
+            }
+            notes.push(Note::DoesNotFitAccounting { need_gib: m.total_gib, have_gib: m.capacity_gib });
+        }
+    }
+    let recompute = step.as_ref().map_or_else(|| sc.plan.recompute.unwrap_or(Recompute::Selective), |s| s.plan.recompute);
+    let flops = training_per_token(&sc.model, sc.seq_len, recompute, sc.fine_tune);
+    if let crate::flops::FineTune::Lora { rank } = sc.fine_tune {
+        notes.push(Note::Lora { rank, adapter_params: crate::flops::lora_params(&sc.model, rank) });
+    }
+    Ok(Compute { flops, step, machine, sources, notes })
+}
+
+/// Why nothing fits, for `flopprint plan`.
+#[must_use]
+pub fn does_not_fit_text(m: &MemoryBreakdown) -> String {
+    format!("nothing fits in memory: the smallest plan needs {:.1} GiB per GPU ({})", m.total_gib, breakdown_text(m))
+}

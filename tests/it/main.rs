@@ -1,0 +1,10 @@
+//! All integration tests in one binary (each test binary links polars
+//! again, which dominated CI time): `cargo test --test it`.
+
+mod calibrate_cli;
+mod catalog;
+mod cli;
+mod properties;
+mod seed;
+mod simulator_cli;
+mod validation;

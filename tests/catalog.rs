@@ -79,3 +79,59 @@ fn hugging_face_configs_load() {
         assert!((got - want).abs() / want < 0.02, "{f}: {got:.4e} vs {want:.4e}");
     }
 }
+
+/// Every site states the basis of its grid figure, and a life-cycle figure
+/// exists for every site except the Strubell et al. convention (which
+/// reproduces a published direct figure as is).
+#[test]
+fn every_site_has_a_basis_and_a_lifecycle_figure() {
+    use flopprint::catalog::GridBasis;
+    for id in catalog::ids(Kind::Site) {
+        let s = catalog::site(&id).unwrap();
+        let lc = s.grid_for(GridBasis::Lifecycle);
+        if id == "us-average-2018-strubell" {
+            assert_eq!(s.grid_basis, GridBasis::Direct);
+            continue;
+        }
+        let lc = lc.unwrap_or_else(|| panic!("{id}: no life-cycle grid figure"));
+        assert!(lc.year >= 2023, "{id}: life-cycle figure from {}", lc.year);
+        assert!(s.grid_year >= 2023, "{id}: grid figure from {}", s.grid_year);
+    }
+}
+
+/// A site file without `grid_basis`, or with a grid value without its year,
+/// fails to load.
+#[test]
+fn site_without_basis_or_year_is_rejected() {
+    let base = "name = \"t\"\ncountry = \"XX\"\nkind = \"country\"\ngrid_gco2e_per_kwh = 100.0\ngrid_year = 2024\n\
+                grid_source = \"s (2024)\"\ngrid_licence = \"CC-BY-4.0\"\npue = 1.2\npue_source = \"p (2024)\"\n\
+                electricity_usd_per_kwh = 0.1\nelectricity_source = \"e (2024)\"\n";
+    assert!(catalog::parse_site("t", base).is_err(), "missing grid_basis must fail");
+    let with_basis = format!("{base}grid_basis = \"direct\"\n");
+    assert!(catalog::parse_site("t", &with_basis).is_ok());
+    let no_primary_year = with_basis.replace("grid_year = 2024\n", "");
+    assert!(catalog::parse_site("t", &no_primary_year).is_err(), "missing grid_year must fail");
+    let alt_no_year = format!("{with_basis}grid_lifecycle_gco2e_per_kwh = 110.0\ngrid_lifecycle_source = \"x (2024)\"\n");
+    assert!(catalog::parse_site("t", &alt_no_year).is_err(), "alternative without year must fail");
+}
+
+/// Grid figures checked against the sources read for issue 10.
+#[test]
+fn grid_figures_match_their_sources() {
+    use flopprint::catalog::GridBasis;
+    let lc = |id: &str| catalog::site(id).unwrap().grid_for(GridBasis::Lifecycle).unwrap().gco2e_per_kwh;
+    for (id, want) in [("france", 44.2), ("uk", 210.9), ("germany", 344.1), ("us-average", 383.5), ("world", 473.0)] {
+        assert!((lc(id) - want).abs() < 0.05, "{id}: {}", lc(id));
+    }
+    let va = catalog::site("us-east-1-virginia").unwrap();
+    assert_eq!(va.grid_basis, GridBasis::Direct);
+    assert!((va.grid_gco2e_per_kwh - 270.5).abs() < 0.05);
+    assert!(va.grid_licence.contains("Public domain"));
+    for id in catalog::ids(Kind::Site) {
+        let s = catalog::site(&id).unwrap();
+        if s.grid_source.contains("region-carbon-info") {
+            assert!(s.grid_licence.starts_with("Apache-2.0"), "{id}: {}", s.grid_licence);
+            assert_eq!(s.grid_basis, GridBasis::Direct, "{id}");
+        }
+    }
+}

@@ -65,7 +65,7 @@ fn hugging_face_configs_load() {
         ("mistral-7b.json", 7.24e9),
         ("mixtral-8x7b.json", 46.7e9),
         ("bloom-560m.json", 559.2e6),
-        ("opt-125m.json", 125.2e6),
+        ("opt-synthetic.json", 125.2e6),
         ("falcon-7b.json", 6.92e9),
         ("bert-base-uncased.json", 109.5e6),
         ("roberta-base.json", 124.6e6),

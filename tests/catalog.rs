@@ -7,14 +7,14 @@ use flopprint::catalog::{self, Kind};
 fn every_catalog_file_loads_and_validates() {
     let counts = catalog::validate_all().unwrap_or_else(|e| panic!("{e}"));
     assert!(counts["sites"] >= 30, "{counts:?}");
-    assert!(counts["accelerators"] >= 13);
+    assert!(counts["accelerators"] >= 17);
     assert!(counts["models"] >= 22);
 }
 
 #[test]
 fn required_ids_exist() {
     let need = [
-        (Kind::Accelerator, &["v100-sxm2-16gb", "v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "mi300x", "tpu-v3", "tpu-v4", "p100-sxm2", "rtx-4090", "epyc-7763"][..]),
+        (Kind::Accelerator, &["v100-sxm2-16gb", "v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "mi300x", "tpu-v3", "tpu-v4", "p100-sxm2", "rtx-4090", "epyc-7763", "v100-sxm3-32gb", "mi325x", "tpu-v5p", "tpu-v6e"][..]),
         (Kind::System, &["dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-b200", "dgx-1-v100", "dgx-2-v100", "tpu-v3-host", "tpu-v4-host"][..]),
         (Kind::Site, &["world", "us-average", "france", "germany", "quebec", "china", "india", "sweden", "norway", "uk", "japan", "us-east-1-virginia"][..]),
         (Kind::Model, &["gpt3-175b", "bert-base", "bert-large", "xlm-roberta-large", "xlnet-large", "bloom-176b", "glm-130b", "mt-nlg-530b", "nemo-megatron-gpt-20b", "cohere-command-r-35b", "opt-175b", "t5-11b", "palm-540b", "llama2-7b", "llama2-70b", "llama3.1-405b", "mixtral-8x7b", "deepseek-v3", "megatron-22b", "megatron-175b", "megatron-530b", "megatron-1t"][..]),
@@ -134,4 +134,17 @@ fn grid_figures_match_their_sources() {
             assert_eq!(s.grid_basis, GridBasis::Direct, "{id}");
         }
     }
+}
+
+/// DGX-2 carries V100 SXM3 (350 W) modules; TPU measured maxima are kept
+/// apart from TDP; GPU memory is in GiB as nvidia-smi reports it.
+#[test]
+fn hardware_fixes_of_issue_10() {
+    let dgx2 = catalog::system("dgx-2-v100").unwrap();
+    assert_eq!(dgx2.accelerator, "v100-sxm3-32gb");
+    assert!((catalog::accelerator("v100-sxm3-32gb").unwrap().tdp_w - 350.0).abs() < 1e-9);
+    assert_eq!(catalog::accelerator("tpu-v4").unwrap().measured_max_w, Some(192.0));
+    assert_eq!(catalog::accelerator("tpu-v3").unwrap().measured_max_w, Some(262.0));
+    assert!((catalog::accelerator("h200-sxm-141gb").unwrap().memory_gib - 143_771.0 / 1024.0).abs() < 0.05);
+    assert!((catalog::accelerator("b200").unwrap().memory_gib - 183_359.0 / 1024.0).abs() < 0.05);
 }

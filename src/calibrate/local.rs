@@ -83,6 +83,7 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
         // measured average while running GEMMs; NaN = not measured
         tdp_w: power.unwrap_or(f64::NAN),
         idle_w: 0.0,
+        measured_max_w: None,
         peak_tflops: peak,
         embodied_kgco2e: 0.0,
         embodied_method: "not known for a calibrated local device: embodied carbon is not counted".into(),

@@ -54,8 +54,18 @@ pub struct Accelerator {
     pub source_year: u32,
     pub memory_gib: f64,
     pub memory_bandwidth_gb_s: f64,
+    /// Rated board/chip power (vendor TDP or power limit), W: what the
+    /// estimate uses as full-load power. Google publishes no TDP for TPUs, so
+    /// TPU files put their *measured* maximum here and say so in
+    /// `[field_sources].tdp_w`.
     pub tdp_w: f64,
     pub idle_w: f64,
+    /// Highest power *measured* on real ML workloads (e.g. Google's
+    /// "measured min/mean/max power" per TPU chip), W, where a source gives
+    /// one. Kept apart from `tdp_w` so the two semantics are never mixed;
+    /// informational, not used by the estimate.
+    #[serde(default)]
+    pub measured_max_w: Option<f64>,
     pub peak_tflops: PeakTflops,
     pub embodied_kgco2e: f64,
     pub embodied_method: String,
@@ -74,7 +84,7 @@ pub struct Accelerator {
 pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
 
 const FIELDS: &[&str] = &[
-    "name", "vendor", "kind", "family", "year", "memory_gib", "memory_bandwidth_gb_s", "tdp_w", "idle_w",
+    "name", "vendor", "kind", "family", "year", "memory_gib", "memory_bandwidth_gb_s", "tdp_w", "idle_w", "measured_max_w",
     "peak_tflops", "embodied_kgco2e", "embodied_method", "lifetime_years", "purchase_usd", "purchase_year",
     "rental_usd_per_gpu_hour", "rental_year",
 ];
@@ -87,6 +97,12 @@ impl Accelerator {
         check_pos(file, "tdp_w", self.tdp_w, 1e4)?;
         if !self.idle_w.is_finite() || self.idle_w < 0.0 || self.idle_w >= self.tdp_w {
             return Err(CatalogError::invalid(file, "idle_w", format!("{} must be in [0, tdp_w = {})", self.idle_w, self.tdp_w)));
+        }
+        if let Some(m) = self.measured_max_w {
+            check_pos(file, "measured_max_w", m, 1e4)?;
+            if m <= self.idle_w {
+                return Err(CatalogError::invalid(file, "measured_max_w", "must be above idle_w"));
+            }
         }
         let mut any = false;
         for d in Dtype::ALL {

@@ -16,7 +16,7 @@ mod system;
 pub use accelerator::{Accelerator, AcceleratorKind, PeakTflops};
 pub use hf::from_hf_config;
 pub use model::{Activation, Arch, Mla, ModelSpec, Moe, Norm, Position, TrainingRun};
-pub use site::Site;
+pub use site::{GridBasis, GridFigure, Site};
 pub use system::{Link, System};
 
 use include_dir::{include_dir, Dir};
@@ -183,6 +183,19 @@ pub fn system(id: &str) -> Result<System, CatalogError> {
 /// Unknown id, malformed TOML, or a field out of range.
 pub fn site(id: &str) -> Result<Site, CatalogError> {
     let (file, text) = raw(Kind::Site, id)?;
+    let mut s: Site = parse_toml(&file, text)?;
+    s.id = id.to_string();
+    s.validate(&file)?;
+    Ok(s)
+}
+
+/// Parses and validates a site from TOML text (not from the catalog): for
+/// checking a site file before adding it, and for tests.
+///
+/// # Errors
+/// Malformed TOML, a missing field (e.g. `grid_basis`), or a field out of range.
+pub fn parse_site(id: &str, text: &str) -> Result<Site, CatalogError> {
+    let file = format!("{}/{id}.toml", Kind::Site.prefix());
     let mut s: Site = parse_toml(&file, text)?;
     s.id = id.to_string();
     s.validate(&file)?;

@@ -160,22 +160,19 @@ pub fn forward_per_token(spec: &ModelSpec, s: u64, fine_tune: FineTune) -> Forwa
             _ => 2.0 * spec.activation.ffn_matrices() * h * spec.ffn_hidden as f64,
         }
     };
-    match spec.arch {
-        Arch::EncoderDecoder => {
-            let enc = spec.encoder_layers.unwrap_or(0) as f64;
-            let dec = spec.decoder_layers.unwrap_or(0) as f64;
-            // one "token" = one encoder position and one decoder position
-            // (input and target lengths both s).
-            f.attn_proj = Flop::new((enc + 2.0 * dec) * proj);
-            f.attn_core = Flop::new((enc + 2.0 * dec) * core);
-            f.ffn = Flop::new((enc + dec) * ffn_of(0));
-        }
-        _ => {
-            let l = spec.layers as f64;
-            f.attn_proj = Flop::new(l * proj);
-            f.attn_core = Flop::new(l * core);
-            f.ffn = Flop::new((0..spec.layers).map(ffn_of).sum());
-        }
+    if spec.arch == Arch::EncoderDecoder {
+        let enc = spec.encoder_layers.unwrap_or(0) as f64;
+        let dec = spec.decoder_layers.unwrap_or(0) as f64;
+        // one "token" = one encoder position and one decoder position
+        // (input and target lengths both s).
+        f.attn_proj = Flop::new((enc + 2.0 * dec) * proj);
+        f.attn_core = Flop::new((enc + 2.0 * dec) * core);
+        f.ffn = Flop::new((enc + dec) * ffn_of(0));
+    } else {
+        let l = spec.layers as f64;
+        f.attn_proj = Flop::new(l * proj);
+        f.attn_core = Flop::new(l * core);
+        f.ffn = Flop::new((0..spec.layers).map(ffn_of).sum());
     }
     f.logits = Flop::new(2.0 * h * spec.vocab as f64 * logit_fraction(spec));
     if let FineTune::Lora { rank } = fine_tune {

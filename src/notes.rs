@@ -50,6 +50,8 @@ pub enum Note {
     EmbodiedExcluded,
     /// LoRA accounting.
     Lora { rank: u32, adapter_params: f64 },
+    /// The site has no grid figure on the requested basis.
+    GridBasisFallback { site: String, wanted: String, used: String },
     /// The plan's schedule assumptions.
     Plan(String),
     /// A free-form statement from a stage (rare; prefer a variant).
@@ -96,6 +98,10 @@ impl fmt::Display for Note {
             Note::Lora { rank, adapter_params } => write!(
                 f,
                 "LoRA rank {rank} on W_q, W_v: frozen weights skip weight gradients (training FLOPs 4N+ instead of 6N per token); gradients and Adam states only for the {adapter_params:.3e} adapter parameters"
+            ),
+            Note::GridBasisFallback { site, wanted, used } => write!(
+                f,
+                "site {site} publishes no {wanted} grid figure: its {used} figure is used; give --grid-intensity for another value"
             ),
             Note::Plan(s) | Note::Info(s) => f.write_str(s),
         }

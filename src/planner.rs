@@ -64,7 +64,6 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
     let network = Network::from_system(sc.system.as_ref(), sc.gpus);
     let global = match sc.batch {
         crate::scenario::BatchRequest::Sequences(g) => g,
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         crate::scenario::BatchRequest::Tokens(t) => ((t / sc.seq_len as f64).round() as u64).max(1),
         crate::scenario::BatchRequest::Default => estimate::default_global_batch(spec, sc.seq_len, sc.gpus),
     };

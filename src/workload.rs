@@ -286,7 +286,6 @@ impl<'a> Ctx<'a> {
         let heads_local = (a / t).max(1);
         // Q, K, V (or MLA's low-rank) projection width per rank: all
         // attention weights but the output projection, consistent with flops.rs
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let qkv_width = (((spec.attn_matmul_params() - a as f64 * d_v as f64 * hf) / hf).round() as u64 / t).max(1);
         let bh = mul("micro_batch x heads", plan.micro_batch, heads_local)?;
         mul("heads x head_dim", heads_local, d_v)?;
@@ -422,42 +421,38 @@ fn ffn(c: &Ctx<'_>, moe: bool) -> (Vec<Op>, Vec<Op>) {
     let mut acts = 0.0; // elements through the activation function
     let mut a2a = Vec::new();
     let up_width = |f: u64| if c.gated { 2 * f / t } else { f / t }.max(1);
-    match (&c.spec.moe, moe) {
-        (Some(m), true) => {
-            let ep = c.plan.ep.max(1);
-            let fe = m.expert_ffn_hidden;
-            let router = Op::Gemm { kind: OpKind::Router, m: c.tokens, n: u64::from(m.experts), k: c.h, batch: 1 };
-            fwd.push(router);
-            gemms.push(router);
-            let routed = c.tok * f64::from(m.top_k);
-            if ep > 1 {
-                let bytes = b(routed * c.hf * e / if c.plan.sp { c.tf } else { 1.0 });
-                a2a.push(Op::Comm { kind: OpKind::EpAllToAll, coll: Collective::AllToAll, group: Group::Expert, bytes, role: CommRole::Exposed });
-            }
-            let local_experts = (u64::from(m.experts) / ep).max(1);
-            // balanced routing: each local expert gets routed·ep/E tokens
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let per_expert = ((routed * ep as f64 / f64::from(m.experts)).ceil() as u64).max(1);
-            gemms.push(Op::Gemm { kind: OpKind::ExpertUp, m: per_expert, n: up_width(fe), k: c.h, batch: local_experts });
-            gemms.push(Op::Gemm { kind: OpKind::ExpertDown, m: per_expert, n: c.h, k: (fe / t).max(1), batch: local_experts });
-            acts += per_expert as f64 * local_experts as f64 * (fe / t).max(1) as f64;
-            if m.shared_experts > 0 {
-                let fs = fe * u64::from(m.shared_experts);
-                gemms.push(Op::Gemm { kind: OpKind::SharedUp, m: c.tokens, n: up_width(fs), k: c.h, batch: 1 });
-                gemms.push(Op::Gemm { kind: OpKind::SharedDown, m: c.tokens, n: c.h, k: (fs / t).max(1), batch: 1 });
-                acts += c.tok * (fs / t).max(1) as f64;
-            }
-            fwd.extend(a2a.iter().copied());
-            fwd.extend(gemms[1..].iter().copied());
-            fwd.extend(a2a.iter().copied());
+    if let (Some(m), true) = (&c.spec.moe, moe) {
+        let ep = c.plan.ep.max(1);
+        let fe = m.expert_ffn_hidden;
+        let router = Op::Gemm { kind: OpKind::Router, m: c.tokens, n: u64::from(m.experts), k: c.h, batch: 1 };
+        fwd.push(router);
+        gemms.push(router);
+        let routed = c.tok * f64::from(m.top_k);
+        if ep > 1 {
+            let bytes = b(routed * c.hf * e / if c.plan.sp { c.tf } else { 1.0 });
+            a2a.push(Op::Comm { kind: OpKind::EpAllToAll, coll: Collective::AllToAll, group: Group::Expert, bytes, role: CommRole::Exposed });
         }
-        _ => {
-            let f = c.spec.ffn_hidden;
-            gemms.push(Op::Gemm { kind: OpKind::FfnUp, m: c.tokens, n: up_width(f), k: c.h, batch: 1 });
-            gemms.push(Op::Gemm { kind: OpKind::FfnDown, m: c.tokens, n: c.h, k: (f / t).max(1), batch: 1 });
-            acts += c.tok * (f / t).max(1) as f64;
-            fwd.extend(gemms.iter().copied());
+        let local_experts = (u64::from(m.experts) / ep).max(1);
+        // balanced routing: each local expert gets routed·ep/E tokens
+        let per_expert = ((routed * ep as f64 / f64::from(m.experts)).ceil() as u64).max(1);
+        gemms.push(Op::Gemm { kind: OpKind::ExpertUp, m: per_expert, n: up_width(fe), k: c.h, batch: local_experts });
+        gemms.push(Op::Gemm { kind: OpKind::ExpertDown, m: per_expert, n: c.h, k: (fe / t).max(1), batch: local_experts });
+        acts += per_expert as f64 * local_experts as f64 * (fe / t).max(1) as f64;
+        if m.shared_experts > 0 {
+            let fs = fe * u64::from(m.shared_experts);
+            gemms.push(Op::Gemm { kind: OpKind::SharedUp, m: c.tokens, n: up_width(fs), k: c.h, batch: 1 });
+            gemms.push(Op::Gemm { kind: OpKind::SharedDown, m: c.tokens, n: c.h, k: (fs / t).max(1), batch: 1 });
+            acts += c.tok * (fs / t).max(1) as f64;
         }
+        fwd.extend(a2a.iter().copied());
+        fwd.extend(gemms[1..].iter().copied());
+        fwd.extend(a2a.iter().copied());
+    } else {
+        let f = c.spec.ffn_hidden;
+        gemms.push(Op::Gemm { kind: OpKind::FfnUp, m: c.tokens, n: up_width(f), k: c.h, batch: 1 });
+        gemms.push(Op::Gemm { kind: OpKind::FfnDown, m: c.tokens, n: c.h, k: (f / t).max(1), batch: 1 });
+        acts += c.tok * (f / t).max(1) as f64;
+        fwd.extend(gemms.iter().copied());
     }
     // activation function (+ GLU product): read input(s), write output;
     // it runs before the last (down) projection

@@ -52,7 +52,7 @@ impl Elem for f32 {
         x as f32
     }
     fn to_f64(self) -> f64 {
-        self as f64
+        f64::from(self)
     }
     fn zero() -> Self {
         0.0
@@ -130,7 +130,7 @@ pub fn gemm_colmajor<T: Elem>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c:
             false,
             false,
             par,
-        )
+        );
     }
 }
 
@@ -264,7 +264,7 @@ pub struct CpuIdentity {
 }
 
 pub fn cpu_identity() -> CpuIdentity {
-    let logical = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let logical = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut id = CpuIdentity { logical, ..Default::default() };
     if let Ok(text) = std::fs::read_to_string("/proc/cpuinfo") {
         let mut pairs = std::collections::BTreeSet::new();
@@ -290,7 +290,7 @@ pub fn cpu_identity() -> CpuIdentity {
                 core = None;
             }
         }
-        id.physical_cores = if !pairs.is_empty() { Some(pairs.len()) } else { cpu_cores };
+        id.physical_cores = if pairs.is_empty() { cpu_cores } else { Some(pairs.len()) };
     }
     if id.name.is_empty() {
         id.name = std::env::consts::ARCH.to_string();
@@ -315,7 +315,7 @@ pub fn cpu_identity() -> CpuIdentity {
 
 #[cfg(target_arch = "x86_64")]
 mod fma {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{_mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_add_ps, _mm256_storeu_ps, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_setzero_pd, _mm256_add_pd, _mm256_storeu_pd, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_reduce_add_ps};
 
     pub const ACC: usize = 12;
 
@@ -326,7 +326,7 @@ mod fma {
         let b = _mm256_set1_ps(1e-7);
         let mut acc = [_mm256_set1_ps(0.0); ACC];
         for _ in 0..iters {
-            for v in acc.iter_mut() {
+            for v in &mut acc {
                 *v = _mm256_fmadd_ps(*v, a, b);
             }
         }
@@ -345,7 +345,7 @@ mod fma {
         let b = _mm256_set1_pd(1e-7);
         let mut acc = [_mm256_set1_pd(0.0); ACC];
         for _ in 0..iters {
-            for v in acc.iter_mut() {
+            for v in &mut acc {
                 *v = _mm256_fmadd_pd(*v, a, b);
             }
         }
@@ -364,7 +364,7 @@ mod fma {
         let b = _mm512_set1_ps(1e-7);
         let mut acc = [_mm512_set1_ps(0.0); ACC];
         for _ in 0..iters {
-            for v in acc.iter_mut() {
+            for v in &mut acc {
                 *v = _mm512_fmadd_ps(*v, a, b);
             }
         }
@@ -425,7 +425,7 @@ pub fn peaks(id: &CpuIdentity, threads: usize, micro_bench: bool) -> Vec<PeakFlo
                 dtype: Dtype::Fp32,
                 isa: "avx2+fma".into(),
                 theoretical_flops_per_s: theo(8.0),
-                measured_flops_per_s: bench(8, |i| unsafe { fma::f32_avx2(i) as f64 }),
+                measured_flops_per_s: bench(8, |i| unsafe { f64::from(fma::f32_avx2(i)) }),
                 used_by_gemm_backend: !avx512,
             });
             out.push(PeakFlops {
@@ -448,7 +448,7 @@ pub fn peaks(id: &CpuIdentity, threads: usize, micro_bench: bool) -> Vec<PeakFlo
                 dtype: Dtype::Fp32,
                 isa: "avx512f".into(),
                 theoretical_flops_per_s: theo(16.0),
-                measured_flops_per_s: bench(16, |i| unsafe { fma::f32_avx512(i) as f64 }),
+                measured_flops_per_s: bench(16, |i| unsafe { f64::from(fma::f32_avx512(i)) }),
                 // flopprint builds gemm 0.19 with its `x86-v4` feature: AVX-512
                 // kernels, chosen at run time where the CPU has them
                 used_by_gemm_backend: true,
@@ -507,7 +507,7 @@ fn bench_one<T: Elem>(
     bufs.run(ctx.threads);
     verify(&bufs, seed ^ 0xABCD)?;
     let cfg = MeasureConfig { budget_s, ..Default::default() };
-    let e0 = ctx.rapl.and_then(|r| r.read());
+    let e0 = ctx.rapl.and_then(super::power::Rapl::read);
     let t0 = Instant::now();
     let m = stats::measure::<CalibrateError>(&cfg, |inner| {
         let t = Instant::now();
@@ -517,7 +517,7 @@ fn bench_one<T: Elem>(
         Ok(t.elapsed().as_secs_f64())
     })?;
     let wall = t0.elapsed().as_secs_f64();
-    let e1 = ctx.rapl.and_then(|r| r.read());
+    let e1 = ctx.rapl.and_then(super::power::Rapl::read);
     let s = &m.summary;
     warnings.extend(m.warnings(&format!("{} {}", T::DTYPE, shape)));
     let flops_per_s = shape.flops() / s.median;
@@ -566,7 +566,7 @@ pub(crate) fn run_shape(
 }
 
 pub(crate) fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Result<BackendRun, CalibrateError> {
@@ -702,15 +702,15 @@ pub(crate) fn time_sequence(items: &[(Dtype, GemmShape)], threads: usize, repeat
             match d {
                 Dtype::Fp64 => {
                     let b = b64.as_mut().unwrap();
-                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads)
+                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads);
                 }
                 Dtype::Fp32 => {
                     let b = b32.as_mut().unwrap();
-                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads)
+                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads);
                 }
                 _ => {
                     let b = b16.as_mut().unwrap();
-                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads)
+                    gemm_colmajor(s.m, s.n, s.k, &b.a, &b.b, &mut b.c, threads);
                 }
             }
         }
@@ -755,9 +755,9 @@ mod tests {
         b.c[5 + 7 * 48] *= 1.01;
         let m = s.m;
         let k = s.k;
-        let a = |i: usize, l: usize| b.a[i + l * m] as f64;
-        let bb = |l: usize, j: usize| b.b[l + j * k] as f64;
-        let c = |i: usize, j: usize| b.c[i + j * m] as f64;
+        let a = |i: usize, l: usize| f64::from(b.a[i + l * m]);
+        let bb = |l: usize, j: usize| f64::from(b.b[l + j * k]);
+        let c = |i: usize, j: usize| f64::from(b.c[i + j * m]);
         let err = freivalds(s, &a, &bb, &c, &mut Rng::new(3));
         assert!(err > Dtype::Fp32.tolerance(k), "err {err}");
         let e = verify(&b, 1).unwrap_err();

@@ -451,8 +451,7 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
     };
     let created_unix_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     Ok(CalibrationProfile {
         schema_version: SCHEMA_VERSION,
         device: backend.device,
@@ -591,7 +590,7 @@ pub(crate) fn f32_to_bf16_bits(x: f32) -> u16 {
 
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) fn bf16_bits_to_f32(b: u16) -> f32 {
-    f32::from_bits((b as u32) << 16)
+    f32::from_bits(u32::from(b) << 16)
 }
 
 #[cfg(test)]

@@ -247,12 +247,12 @@ mod tests {
         assert_eq!((lo, hi), (1.0, 5.0));
         assert!((cov - 0.9375).abs() < 1e-9);
         // n = 6: P(B<=0) = 1/64 <= 0.025 -> (x1, x6), coverage 0.96875
-        let v: Vec<f64> = (1..=6).map(|i| i as f64).collect();
+        let v: Vec<f64> = (1..=6).map(f64::from).collect();
         let (lo, hi, cov) = median_ci95(&v);
         assert_eq!((lo, hi), (1.0, 6.0));
         assert!((cov - 0.96875).abs() < 1e-9);
         // n = 100: textbook pair is (x40, x61)
-        let v: Vec<f64> = (1..=100).map(|i| i as f64).collect();
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
         let (lo, hi, cov) = median_ci95(&v);
         assert_eq!((lo, hi), (40.0, 61.0));
         assert!((0.95..0.97).contains(&cov), "{cov}");
@@ -271,7 +271,7 @@ mod tests {
                 hit += 1;
             }
         }
-        let rate = hit as f64 / 400.0;
+        let rate = f64::from(hit) / 400.0;
         assert!(rate > 0.92, "coverage {rate}");
     }
 

@@ -59,7 +59,6 @@ fn activation_of(name: Option<&str>, gated: bool) -> Activation {
 ///
 /// # Errors
 /// Malformed JSON, or missing essential keys (named with the alternatives).
-#[allow(clippy::too_many_lines)]
 pub fn from_hf_config(file: &str, text: &str) -> Result<ModelSpec, CatalogError> {
     let root: Value = serde_json::from_str(text)
         .map_err(|e| CatalogError::Parse { file: file.to_string(), message: format!("not valid JSON: {e}") })?;

@@ -359,32 +359,29 @@ impl ModelSpec {
         let mut total = 0.0;
         let mut active = 0.0;
         let mut mm = 0.0;
-        match self.arch {
-            Arch::EncoderDecoder => {
-                let enc = self.encoder_layers.unwrap_or(0);
-                let dec = self.decoder_layers.unwrap_or(0);
-                let (ft, fa, fm) = self.ffn_params(0);
-                total += enc as f64 * (attn + ft);
-                active += enc as f64 * (attn + fa);
-                mm += enc as f64 * (self.attn_matmul_params() + fm);
-                // decoder blocks: self-attention + cross-attention + FFN
-                total += dec as f64 * (2.0 * attn + ft);
-                active += dec as f64 * (2.0 * attn + fa);
-                mm += dec as f64 * (2.0 * self.attn_matmul_params() + fm);
-                // final norms of encoder and decoder stacks
-                total += 2.0 * self.norm_params();
-                active += 2.0 * self.norm_params();
+        if self.arch == Arch::EncoderDecoder {
+            let enc = self.encoder_layers.unwrap_or(0);
+            let dec = self.decoder_layers.unwrap_or(0);
+            let (ft, fa, fm) = self.ffn_params(0);
+            total += enc as f64 * (attn + ft);
+            active += enc as f64 * (attn + fa);
+            mm += enc as f64 * (self.attn_matmul_params() + fm);
+            // decoder blocks: self-attention + cross-attention + FFN
+            total += dec as f64 * (2.0 * attn + ft);
+            active += dec as f64 * (2.0 * attn + fa);
+            mm += dec as f64 * (2.0 * self.attn_matmul_params() + fm);
+            // final norms of encoder and decoder stacks
+            total += 2.0 * self.norm_params();
+            active += 2.0 * self.norm_params();
+        } else {
+            for i in 0..self.layers {
+                let (ft, fa, fm) = self.ffn_params(i);
+                total += attn + ft;
+                active += attn + fa;
+                mm += self.attn_matmul_params() + fm;
             }
-            _ => {
-                for i in 0..self.layers {
-                    let (ft, fa, fm) = self.ffn_params(i);
-                    total += attn + ft;
-                    active += attn + fa;
-                    mm += self.attn_matmul_params() + fm;
-                }
-                total += self.norm_params();
-                active += self.norm_params();
-            }
+            total += self.norm_params();
+            active += self.norm_params();
         }
         if self.arch == Arch::Encoder {
             // BERT: embedding LayerNorm, pooler (h x h + h), MLM head transform

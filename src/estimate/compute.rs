@@ -113,7 +113,6 @@ fn requested_batch(sc: &Scenario, notes: &mut Vec<Note>) -> Option<u64> {
         BatchRequest::Default => None,
         BatchRequest::Sequences(g) => Some(g),
         BatchRequest::Tokens(t) => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let g = ((t / sc.seq_len as f64).round() as u64).max(1);
             notes.push(Note::BatchFromTokens { tokens: t, seq_len: sc.seq_len, sequences: g });
             Some(g)

@@ -50,12 +50,9 @@ pub fn run(sc: &Scenario, _t: &Timing) -> Result<Power, super::EstimateError> {
         Some(MeasuredPower::PerGpu(w)) => Power { total: w * gpus, accelerators: None, nameplate, measured: true, source: "--power-per-gpu (measured, incl. node share)".into(), notes },
         Some(MeasuredPower::Total(w)) => Power { total: w, accelerators: None, nameplate, measured: true, source: "--total-power (measured, whole job)".into(), notes },
         None => {
-            let source = match &sc.system {
-                Some(s) => format!("model: {} at TDP {} W plus its 1/{} share of the {} node remainder ({} W max node power)", sc.accelerator.id, sc.accelerator.tdp_w, s.accelerators_per_node, s.id, s.node_max_power_w),
-                None => {
-                    notes.push(Note::AcceleratorOnlyPower);
-                    format!("model: {} at TDP {} W (accelerator only)", sc.accelerator.id, sc.accelerator.tdp_w)
-                }
+            let source = if let Some(s) = &sc.system { format!("model: {} at TDP {} W plus its 1/{} share of the {} node remainder ({} W max node power)", sc.accelerator.id, sc.accelerator.tdp_w, s.accelerators_per_node, s.id, s.node_max_power_w) } else {
+                notes.push(Note::AcceleratorOnlyPower);
+                format!("model: {} at TDP {} W (accelerator only)", sc.accelerator.id, sc.accelerator.tdp_w)
             };
             Power { total: full.total() * gpus, accelerators: Some(full.accelerator * gpus), nameplate, measured: false, source, notes }
         }

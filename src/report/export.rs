@@ -56,7 +56,7 @@ pub fn frame<T: Serialize>(records: &[T]) -> Result<DataFrame, String> {
             }
         }
     }
-    let get = |row: &Vec<(String, Value)>, k: &str| row.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+    let get = |row: &Vec<(String, Value)>, k: &str| row.iter().find(|(n, _)| n == k).map_or(Value::Null, |(_, v)| v.clone());
     let mut cols = Vec::with_capacity(names.len());
     for name in &names {
         let vals: Vec<Value> = rows.iter().map(|r| get(r, name)).collect();

@@ -50,7 +50,7 @@ fn bar(i: i32, v: f64, style: ShapeStyle) -> Rectangle<(SegmentValue<i32>, f64)>
 const W: u32 = 1000;
 const H: u32 = 480;
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, e: &Estimate) -> Result<(), String>
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, e: &Estimate) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -128,12 +128,12 @@ pub fn render(e: &Estimate, f: PlotFormat) -> Result<Vec<u8>, String> {
     match f {
         PlotFormat::Svg => {
             let mut s = String::new();
-            draw(SVGBackend::with_string(&mut s, (W, H)).into_drawing_area(), e)?;
+            draw(&SVGBackend::with_string(&mut s, (W, H)).into_drawing_area(), e)?;
             Ok(s.into_bytes())
         }
         PlotFormat::Png => {
             let mut rgb = vec![0u8; (W * H * 3) as usize];
-            draw(BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area(), e)?;
+            draw(&BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area(), e)?;
             let img = image::RgbImage::from_raw(W, H, rgb).ok_or("PNG buffer has the wrong size")?;
             let mut out = std::io::Cursor::new(Vec::new());
             img.write_to(&mut out, image::ImageOutputFormat::Png).map_err(|x| x.to_string())?;

@@ -17,7 +17,6 @@ impl<'de> Deserialize<'de> for Count {
             S(String),
         }
         let v = match Raw::deserialize(d)? {
-            #[allow(clippy::cast_precision_loss)]
             Raw::I(n) => n as f64,
             Raw::N(n) => n,
             Raw::S(s) => return parse_count(&s).map(Count).map_err(serde::de::Error::custom),

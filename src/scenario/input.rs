@@ -9,13 +9,14 @@
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
 //! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate | field by field |
-//! | site | site, pue, grid_intensity, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
+//! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
 //! | run | name, tokens | field by field |
 
 use super::count::Count;
 use super::ScenarioError;
+use crate::catalog::GridBasis;
 use crate::dtype::Dtype;
 use crate::flops::Recompute;
 use clap::{Args, ValueEnum};
@@ -154,6 +155,10 @@ pub struct SiteSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_intensity: Option<f64>,
+    /// Emission basis of the site's grid figure: lifecycle (default; Ember, GHG Protocol location-based), direct (combustion only, e.g. eGRID) or market.
+    #[arg(long, value_parser = |s: &str| s.parse::<GridBasis>())]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_basis: Option<GridBasis>,
     /// Electricity price in USD/kWh, overriding the site's.
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -340,7 +345,7 @@ impl SiteSection {
             *self = over.clone();
             return;
         }
-        overlay_fields!(self, over, pue, grid_intensity, electricity_price);
+        overlay_fields!(self, over, pue, grid_intensity, grid_basis, electricity_price);
     }
 }
 

@@ -14,7 +14,7 @@ mod input;
 pub use count::{count_arg, parse_count, Count};
 pub use input::{known_keys, FineTuneKind, HardwareSection, MeasuredSection, ModelSection, PlanSection, PricingSection, ScenarioInput, SiteSection};
 
-use crate::catalog::{self, Accelerator, CatalogError, ModelSpec, Site, System};
+use crate::catalog::{self, Accelerator, CatalogError, GridBasis, ModelSpec, Site, System};
 use crate::dtype::Dtype;
 use crate::flops::{FineTune, Recompute};
 use crate::notes::{Note, Sourced};
@@ -108,6 +108,8 @@ pub struct SiteValues {
     /// Whether each was given by the user (not varied by the uncertainty stage).
     pub pue_given: bool,
     pub grid_given: bool,
+    /// The emission basis of `grid` (`None`: given by the user).
+    pub grid_basis: Option<GridBasis>,
 }
 
 /// A resolved scenario: catalog data loaded, values validated, defaults
@@ -260,7 +262,6 @@ impl ScenarioInput {
     ///
     /// # Errors
     /// Missing essentials, unknown ids, inconsistent hardware.
-    #[allow(clippy::too_many_lines)]
     pub fn resolve(&self, defaulted: Vec<String>) -> Result<Scenario, ScenarioError> {
         self.validate()?;
         let mut notes = Vec::new();
@@ -378,6 +379,14 @@ impl ScenarioInput {
             (None, Some(false)) => Throughput::DefaultMfu,
             _ => Throughput::Simulate,
         };
+        // the grid on one basis: lifecycle unless asked otherwise; a site
+        // without a figure on that basis keeps its own, with a note
+        let want_basis = s.grid_basis.unwrap_or(GridBasis::Lifecycle);
+        let figure = site.grid_for(want_basis).unwrap_or_else(|| {
+            let p = site.primary_grid();
+            notes.push(Note::GridBasisFallback { site: site.id.clone(), wanted: want_basis.to_string(), used: p.basis.to_string() });
+            p
+        });
         let site_values = SiteValues {
             pue: match s.pue {
                 Some(v) => Sourced::new(v, "--pue"),
@@ -385,7 +394,7 @@ impl ScenarioInput {
             },
             grid: match s.grid_intensity {
                 Some(v) => Sourced::new(GramsPerKwh::new(v), "--grid-intensity"),
-                None => Sourced::new(site.grid(), format!("site {}: {} ({}; licence {})", site.id, site.grid_source, site.grid_year, site.grid_licence)),
+                None => Sourced::new(figure.grid(), format!("site {}, {} basis: {} ({}; licence {})", site.id, figure.basis, figure.source, figure.year, site.grid_licence)),
             },
             electricity: match s.electricity_price {
                 Some(v) => Sourced::new(UsdPerKwh::new(v), "--electricity-price"),
@@ -393,6 +402,7 @@ impl ScenarioInput {
             },
             pue_given: s.pue.is_some(),
             grid_given: s.grid_intensity.is_some(),
+            grid_basis: if s.grid_intensity.is_some() { None } else { Some(figure.basis) },
         };
         let price_per_gpu_hour = match pr.price_per_gpu_hour {
             Some(v) => Some(Sourced::new(UsdPerGpuHour::new(v), "--price-per-gpu-hour")),

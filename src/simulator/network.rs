@@ -95,9 +95,9 @@ impl Network {
                 let inter = s.inter_node.as_ref();
                 Self {
                     gpus_per_node: n,
-                    intra_bw: intra.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTRA_GB_S * 1e9, |b| b.value()) * NVLINK_EFFICIENCY,
+                    intra_bw: intra.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTRA_GB_S * 1e9, super::super::units::BytesPerSec::value) * NVLINK_EFFICIENCY,
                     intra_latency: intra.map_or(5e-6, |l| l.latency().value()),
-                    inter_bw: inter.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, |b| b.value()) * NIC_EFFICIENCY,
+                    inter_bw: inter.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, super::super::units::BytesPerSec::value) * NIC_EFFICIENCY,
                     inter_latency: inter.map_or(5e-6, |l| l.latency().value()),
                     host_bw: s.host_link_gb_s.map_or(0.0, |b| b * 1e9 * HOST_LINK_EFFICIENCY),
                     host_memory_per_gpu: s.host_memory_gib.map_or(0.0, |m| m * 1024f64.powi(3) / n as f64),

@@ -73,9 +73,9 @@ proptest! {
 
     #[test]
     fn token_counts_round_trip(v in 1u64..1_000_000u64) {
-        let plain = format!("{}", v);
-        let giga = format!("{}B", v);
-        let exp = format!("{}e3", v);
+        let plain = format!("{v}");
+        let giga = format!("{v}B");
+        let exp = format!("{v}e3");
         prop_assert_eq!(parse_count(&plain).unwrap(), v as f64);
         prop_assert!((parse_count(&giga).unwrap() - v as f64 * 1e9).abs() < 1.0);
         prop_assert!((parse_count(&exp).unwrap() - v as f64 * 1e3).abs() < 1e-6);

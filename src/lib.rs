@@ -15,6 +15,7 @@ pub mod flops;
 pub mod footprint;
 pub mod memory;
 pub mod plan;
+pub mod power;
 pub mod report;
 pub mod scenario;
 pub mod search;

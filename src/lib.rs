@@ -21,6 +21,7 @@ pub mod memory;
 pub mod notes;
 pub mod parallel;
 pub mod planner;
+pub mod power;
 pub mod report;
 pub mod scenario;
 pub mod search;

@@ -111,6 +111,10 @@ impl Default for SimOptions {
 pub struct Breakdown {
     /// GEMMs and memory-bound kernels, forward + backward, all micro-batches.
     pub compute_s: f64,
+    /// Of which tensor-core GEMMs (incl. attention's batched GEMMs).
+    pub gemm_s: f64,
+    /// Of which bandwidth-bound kernels (norms, softmax, elementwise).
+    pub memory_bound_s: f64,
     /// Of which recomputation.
     pub recompute_s: f64,
     pub tp_comm_exposed_s: f64,
@@ -302,6 +306,8 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let offload_step = (self.network.host_time(opt_in.max(opt_out)) - optimizer).max(0.0);
         let b = Breakdown {
             compute_s: compute,
+            gemm_s: m * stage.gemm,
+            memory_bound_s: m * stage.mem,
             recompute_s: m * body_rc.compute(),
             tp_comm_exposed_s: m * stage.tp,
             ep_comm_exposed_s: m * stage.ep,

@@ -148,3 +148,33 @@ fn hardware_fixes_of_issue_10() {
     assert!((catalog::accelerator("h200-sxm-141gb").unwrap().memory_gib - 143_771.0 / 1024.0).abs() < 0.05);
     assert!((catalog::accelerator("b200").unwrap().memory_gib - 183_359.0 / 1024.0).abs() < 0.05);
 }
+
+/// Price tiers: each given tier has low <= high and a dated source; the
+/// 2025-2026 AWS figures read for issue 10 are where they belong.
+#[test]
+fn rental_tiers_are_ordered_and_dated() {
+    use flopprint::catalog::PriceTier;
+    let mut with_tiers = 0;
+    for id in catalog::ids(Kind::Accelerator) {
+        let a = catalog::accelerator(&id).unwrap();
+        let mut any = false;
+        for t in PriceTier::ALL {
+            if let Some((lo, hi, src)) = a.rental_tier(t) {
+                assert!(lo.value() > 0.0 && lo.value() <= hi.value(), "{id} {t}");
+                assert!(src.contains("202"), "{id} {t}: {src}");
+                any = true;
+            }
+        }
+        with_tiers += usize::from(any);
+    }
+    assert!(with_tiers >= 8, "{with_tiers}");
+    let h100 = catalog::accelerator("h100-sxm5-80gb").unwrap();
+    let (lo, hi, src) = h100.rental_tier(PriceTier::OnDemand).unwrap();
+    assert!(lo.value() <= 6.88 && 6.88 <= hi.value() && src.contains("p5.48xlarge $55.04"));
+    for (id, want) in [("h200-sxm-141gb", 63.296 / 8.0), ("b200", 113.9328 / 8.0), ("a100-sxm4-40gb", 21.957642 / 8.0)] {
+        let a = catalog::accelerator(id).unwrap();
+        assert!((a.rental_usd_per_gpu_hour.unwrap() - want).abs() < 0.001, "{id}");
+        assert_eq!(a.rental_year, Some(2026), "{id}");
+    }
+    assert_eq!("on-demand".parse::<PriceTier>().unwrap(), PriceTier::OnDemand);
+}

@@ -14,6 +14,8 @@ pub enum AcceleratorKind {
     Gpu,
     Tpu,
     Cpu,
+    /// Other ML ASICs (AWS Trainium, Intel Gaudi).
+    Asic,
 }
 
 /// Dense (no sparsity) peak throughput per dtype, TFLOP/s.

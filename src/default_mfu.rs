@@ -38,6 +38,10 @@ pub fn default_mfu(acc: &Accelerator) -> DefaultMfu {
             mfu: 0.40,
             source: "assumption: no published large-scale MFU for this family; Hopper's 40% (Dubey et al. 2024) is used",
         },
+        "trainium" => DefaultMfu {
+            mfu: 0.30,
+            source: "assumption: no published large-scale training MFU for AWS Trainium2 read; the generic 30% default is used",
+        },
         _ => DefaultMfu {
             mfu: 0.30,
             source: "assumption: no published large-scale training MFU; calibrate the device (`flopprint calibrate`) for a measured figure",

@@ -92,6 +92,7 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
         purchase_year: None,
         rental_usd_per_gpu_hour: None,
         rental_year: None,
+        rental_tiers: crate::catalog::RentalTiers::default(),
         field_sources: sources,
     })
 }

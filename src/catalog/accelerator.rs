@@ -5,6 +5,8 @@ use crate::dtype::Dtype;
 use crate::units::{Bytes, BytesPerSec, FlopPerSec, KgCo2e, Usd, UsdPerGpuHour, Watts};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -12,6 +14,8 @@ pub enum AcceleratorKind {
     Gpu,
     Tpu,
     Cpu,
+    /// Other ML ASICs (AWS Trainium, Intel Gaudi).
+    Asic,
 }
 
 /// Dense (no sparsity) peak throughput per dtype, TFLOP/s.
@@ -36,6 +40,97 @@ impl PeakTflops {
             Dtype::Bf16 => self.bf16,
             Dtype::Fp8 => self.fp8,
         }
+    }
+}
+
+/// Which kind of rental price: a provider's on-demand list price, a
+/// committed (1-3 year reserved / savings-plan) price, or the spot and
+/// specialist-cloud market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriceTier {
+    OnDemand,
+    Reserved,
+    Market,
+}
+
+impl PriceTier {
+    pub const ALL: [PriceTier; 3] = [PriceTier::OnDemand, PriceTier::Reserved, PriceTier::Market];
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            PriceTier::OnDemand => "on-demand",
+            PriceTier::Reserved => "reserved",
+            PriceTier::Market => "market",
+        }
+    }
+}
+
+impl fmt::Display for PriceTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PriceTier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "on-demand" | "ondemand" => Ok(PriceTier::OnDemand),
+            "reserved" | "committed" => Ok(PriceTier::Reserved),
+            "market" | "spot" => Ok(PriceTier::Market),
+            other => Err(format!("unknown price tier `{other}`; use one of: on-demand, reserved, market")),
+        }
+    }
+}
+
+/// A range of $/GPU-hour prices for one tier, with where and when it was read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRange {
+    pub low: f64,
+    pub high: f64,
+    /// Year the prices were read.
+    pub year: u32,
+    /// Providers, regions, products and the date read.
+    pub source: String,
+}
+
+/// `[rental_tiers]`: price ranges per tier; each tier optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RentalTiers {
+    pub on_demand: Option<PriceRange>,
+    pub reserved: Option<PriceRange>,
+    pub market: Option<PriceRange>,
+}
+
+impl RentalTiers {
+    #[must_use]
+    pub fn get(&self, tier: PriceTier) -> Option<&PriceRange> {
+        match tier {
+            PriceTier::OnDemand => self.on_demand.as_ref(),
+            PriceTier::Reserved => self.reserved.as_ref(),
+            PriceTier::Market => self.market.as_ref(),
+        }
+    }
+    fn validate(&self, file: &str) -> Result<(), CatalogError> {
+        for tier in PriceTier::ALL {
+            let Some(r) = self.get(tier) else { continue };
+            let field = format!("rental_tiers.{}", tier.name().replace('-', "_"));
+            check_pos(file, &format!("{field}.low"), r.low, 1e4)?;
+            check_pos(file, &format!("{field}.high"), r.high, 1e4)?;
+            if r.low > r.high {
+                return Err(CatalogError::invalid(file, &field, format!("low {} is above high {}", r.low, r.high)));
+            }
+            if !(1950..=2030).contains(&r.year) {
+                return Err(CatalogError::invalid(file, &format!("{field}.year"), format!("{} is not a plausible year", r.year)));
+            }
+            if r.source.trim().is_empty() {
+                return Err(CatalogError::invalid(file, &format!("{field}.source"), "name the providers and the date read"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -74,6 +169,10 @@ pub struct Accelerator {
     pub purchase_year: Option<u32>,
     pub rental_usd_per_gpu_hour: Option<f64>,
     pub rental_year: Option<u32>,
+    /// Price ranges per tier (`--price-tier`); `rental_usd_per_gpu_hour`
+    /// stays the default on-demand figure.
+    #[serde(default)]
+    pub rental_tiers: RentalTiers,
     #[serde(default)]
     pub field_sources: BTreeMap<String, String>,
 }
@@ -86,7 +185,7 @@ pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
 const FIELDS: &[&str] = &[
     "name", "vendor", "kind", "family", "year", "memory_gib", "memory_bandwidth_gb_s", "tdp_w", "idle_w", "measured_max_w",
     "peak_tflops", "embodied_kgco2e", "embodied_method", "lifetime_years", "purchase_usd", "purchase_year",
-    "rental_usd_per_gpu_hour", "rental_year",
+    "rental_usd_per_gpu_hour", "rental_year", "rental_tiers",
 ];
 
 impl Accelerator {
@@ -135,6 +234,7 @@ impl Accelerator {
                 return Err(CatalogError::invalid(file, "rental_year", "required with rental_usd_per_gpu_hour"));
             }
         }
+        self.rental_tiers.validate(file)?;
         validate_field_sources(file, &self.field_sources, FIELDS)
     }
 
@@ -180,9 +280,59 @@ impl Accelerator {
     pub fn rental(&self) -> Option<UsdPerGpuHour> {
         self.rental_usd_per_gpu_hour.map(UsdPerGpuHour::new)
     }
+    /// Price range of one tier: (low, high, "source (year)"), or `None`
+    /// when the profile gives no such tier.
+    #[must_use]
+    pub fn rental_tier(&self, tier: PriceTier) -> Option<(UsdPerGpuHour, UsdPerGpuHour, String)> {
+        self.rental_tiers.get(tier).map(|r| {
+            let src = if super::has_year(&r.source) { r.source.clone() } else { format!("{} ({})", r.source, r.year) };
+            (UsdPerGpuHour::new(r.low), UsdPerGpuHour::new(r.high), src)
+        })
+    }
     /// Source of a field: its `[field_sources]` entry, else the file's source.
     #[must_use]
     pub fn source_of(&self, field: &str) -> String {
         self.field_sources.get(field).cloned().unwrap_or_else(|| format!("{} ({})", self.source, self.source_year))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"t\"\nvendor = \"v\"\nkind = \"gpu\"\nfamily = \"hopper\"\nyear = 2024\nsource = \"s\"\nsource_year = 2024\n\
+        memory_gib = 80.0\nmemory_bandwidth_gb_s = 3000.0\ntdp_w = 700.0\nidle_w = 70.0\nembodied_kgco2e = 10.0\n\
+        embodied_method = \"m\"\nlifetime_years = 5.0\npurchase_usd = 1.0\npurchase_year = 2024\n\
+        rental_usd_per_gpu_hour = 3.0\nrental_year = 2025\n\n[peak_tflops]\nbf16 = 100.0\n";
+
+    fn parse(extra: &str) -> Result<Accelerator, CatalogError> {
+        let a: Accelerator = crate::catalog::parse_toml("t.toml", &format!("{BASE}{extra}"))?;
+        a.validate("t.toml").map(|()| a)
+    }
+
+    #[test]
+    fn price_tier_parses_and_prints() {
+        for t in PriceTier::ALL {
+            assert_eq!(t.name().parse::<PriceTier>().unwrap(), t);
+        }
+        assert_eq!("spot".parse::<PriceTier>().unwrap(), PriceTier::Market);
+        assert_eq!("On_Demand".parse::<PriceTier>().unwrap(), PriceTier::OnDemand);
+        assert!("cheap".parse::<PriceTier>().unwrap_err().contains("on-demand, reserved, market"));
+    }
+
+    #[test]
+    fn rental_tiers_validate_and_read_back() {
+        let a = parse("\n[rental_tiers.on_demand]\nlow = 2.0\nhigh = 6.0\nyear = 2026\nsource = \"x, read 2026-09-25\"\n").unwrap();
+        let (lo, hi, src) = a.rental_tier(PriceTier::OnDemand).unwrap();
+        assert!((lo.value() - 2.0).abs() < 1e-12 && (hi.value() - 6.0).abs() < 1e-12);
+        assert!(src.contains("2026"));
+        assert!(a.rental_tier(PriceTier::Reserved).is_none());
+        let no_year_in_text = parse("\n[rental_tiers.market]\nlow = 1.0\nhigh = 1.0\nyear = 2026\nsource = \"x\"\n").unwrap();
+        assert_eq!(no_year_in_text.rental_tier(PriceTier::Market).unwrap().2, "x (2026)");
+        assert!(parse("\n[rental_tiers.on_demand]\nlow = 6.0\nhigh = 2.0\nyear = 2026\nsource = \"x\"\n").is_err(), "low > high");
+        assert!(parse("\n[rental_tiers.on_demand]\nlow = 0.0\nhigh = 2.0\nyear = 2026\nsource = \"x\"\n").is_err(), "zero");
+        assert!(parse("\n[rental_tiers.on_demand]\nlow = 1.0\nhigh = 2.0\nsource = \"x\"\n").is_err(), "no year");
+        assert!(parse("\n[rental_tiers.on_demand]\nlow = 1.0\nhigh = 2.0\nyear = 2026\nsource = \" \"\n").is_err(), "no source");
+        assert!(parse("\n[rental_tiers.weekly]\nlow = 1.0\nhigh = 2.0\nyear = 2026\nsource = \"x\"\n").is_err(), "unknown tier");
     }
 }

@@ -13,7 +13,7 @@ mod model;
 mod site;
 mod system;
 
-pub use accelerator::{Accelerator, AcceleratorKind, PeakTflops};
+pub use accelerator::{Accelerator, AcceleratorKind, PeakTflops, PriceRange, PriceTier, RentalTiers};
 pub use hf::from_hf_config;
 pub use model::{Activation, Arch, Mla, ModelSpec, Moe, Norm, Position, TrainingRun};
 pub use site::{GridBasis, GridFigure, Site};

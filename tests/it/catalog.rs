@@ -14,9 +14,9 @@ fn every_catalog_file_loads_and_validates() {
 #[test]
 fn required_ids_exist() {
     let need = [
-        (Kind::Accelerator, &["v100-sxm2-16gb", "v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "mi300x", "tpu-v3", "tpu-v4", "p100-sxm2", "rtx-4090", "epyc-7763", "v100-sxm3-32gb", "mi325x", "tpu-v5p", "tpu-v6e"][..]),
+        (Kind::Accelerator, &["v100-sxm2-16gb", "v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "mi300x", "tpu-v3", "tpu-v4", "p100-sxm2", "rtx-4090", "epyc-7763", "v100-sxm3-32gb", "mi325x", "tpu-v5p", "tpu-v6e", "trainium2"][..]),
         (Kind::System, &["dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-b200", "dgx-1-v100", "dgx-2-v100", "tpu-v3-host", "tpu-v4-host"][..]),
-        (Kind::Site, &["world", "us-average", "france", "germany", "quebec", "china", "india", "sweden", "norway", "uk", "japan", "us-east-1-virginia"][..]),
+        (Kind::Site, &["world", "us-average", "france", "germany", "quebec", "china", "india", "sweden", "norway", "uk", "japan", "us-east-1-virginia", "azure-swedencentral"][..]),
         (Kind::Model, &["gpt3-175b", "bert-base", "bert-large", "xlm-roberta-large", "xlnet-large", "bloom-176b", "glm-130b", "mt-nlg-530b", "nemo-megatron-gpt-20b", "cohere-command-r-35b", "opt-175b", "t5-11b", "palm-540b", "llama2-7b", "llama2-70b", "llama3.1-405b", "mixtral-8x7b", "deepseek-v3", "megatron-22b", "megatron-175b", "megatron-530b", "megatron-1t"][..]),
     ];
     for (kind, ids) in need {
@@ -147,4 +147,48 @@ fn hardware_fixes_of_issue_10() {
     assert_eq!(catalog::accelerator("tpu-v3").unwrap().measured_max_w, Some(262.0));
     assert!((catalog::accelerator("h200-sxm-141gb").unwrap().memory_gib - 143_771.0 / 1024.0).abs() < 0.05);
     assert!((catalog::accelerator("b200").unwrap().memory_gib - 183_359.0 / 1024.0).abs() < 0.05);
+}
+
+/// Price tiers: each given tier has low <= high and a dated source; the
+/// 2025-2026 AWS figures read for issue 10 are where they belong.
+#[test]
+fn rental_tiers_are_ordered_and_dated() {
+    use flopprint::catalog::PriceTier;
+    let mut with_tiers = 0;
+    for id in catalog::ids(Kind::Accelerator) {
+        let a = catalog::accelerator(&id).unwrap();
+        let mut any = false;
+        for t in PriceTier::ALL {
+            if let Some((lo, hi, src)) = a.rental_tier(t) {
+                assert!(lo.value() > 0.0 && lo.value() <= hi.value(), "{id} {t}");
+                assert!(src.contains("202"), "{id} {t}: {src}");
+                any = true;
+            }
+        }
+        with_tiers += usize::from(any);
+    }
+    assert!(with_tiers >= 8, "{with_tiers}");
+    let h100 = catalog::accelerator("h100-sxm5-80gb").unwrap();
+    let (lo, hi, src) = h100.rental_tier(PriceTier::OnDemand).unwrap();
+    assert!(lo.value() <= 6.88 && 6.88 <= hi.value() && src.contains("p5.48xlarge $55.04"));
+    for (id, want) in [("h200-sxm-141gb", 63.296 / 8.0), ("b200", 113.9328 / 8.0), ("a100-sxm4-40gb", 21.957642 / 8.0)] {
+        let a = catalog::accelerator(id).unwrap();
+        assert!((a.rental_usd_per_gpu_hour.unwrap() - want).abs() < 0.001, "{id}");
+        assert_eq!(a.rental_year, Some(2026), "{id}");
+    }
+    assert_eq!("on-demand".parse::<PriceTier>().unwrap(), PriceTier::OnDemand);
+}
+
+/// Trainium2 dense peaks from the AWS Neuron docs (sparse 2,563 not used);
+/// Azure Sweden Central carries Microsoft's design PUE.
+#[test]
+fn trainium2_and_azure_sweden_match_their_sources() {
+    use flopprint::dtype::Dtype;
+    let t = catalog::accelerator("trainium2").unwrap();
+    assert!((t.peak(Dtype::Bf16).unwrap().value() - 667e12).abs() < 1e6);
+    assert!((t.peak(Dtype::Fp8).unwrap().value() - 1299e12).abs() < 1e6);
+    assert!((t.memory_gib - 96.0).abs() < 1e-9);
+    assert!(t.source_of("tdp_w").starts_with("estimate"));
+    let s = catalog::site("azure-swedencentral").unwrap();
+    assert!((s.pue - 1.16).abs() < 1e-9);
 }

@@ -386,18 +386,15 @@ pub fn estimate(inputs: &PowerInputs, phases: &PhaseTimes, params: &PowerParams)
         notes.push("power: empty step; accelerators at idle".into());
     }
     let acc = idle + (cap - idle) * act;
-    let (rest, nameplate) = match inputs.node {
-        Some(n) => {
-            let k = f64::from(n.accelerators);
-            let r_idle = (n.idle_w - idle * k).max(Watts::ZERO);
-            let r_np = (n.max_w - cap * k).max(r_idle);
-            let phi = params.host_load_fraction.clamp(0.0, 1.0);
-            ((r_idle + (r_np - r_idle) * (phi * act)) / k, n.max_w / k)
-        }
-        None => {
-            notes.push("power: no system given: accelerators only (no host CPUs, memory, fans, PSU losses)".into());
-            (Watts::ZERO, cap)
-        }
+    // without a system: accelerators only (the estimate says so)
+    let (rest, nameplate) = if let Some(n) = inputs.node {
+        let k = f64::from(n.accelerators);
+        let r_idle = (n.idle_w - idle * k).max(Watts::ZERO);
+        let r_np = (n.max_w - cap * k).max(r_idle);
+        let phi = params.host_load_fraction.clamp(0.0, 1.0);
+        ((r_idle + (r_np - r_idle) * (phi * act)) / k, n.max_w / k)
+    } else {
+        (Watts::ZERO, cap)
     };
     let network = match inputs.node {
         Some(n) if inputs.include_network && inputs.nodes > 1.0 => {
@@ -735,7 +732,7 @@ mod tests {
         let p = estimate(&i, &secs(1.0, 0.0, 0.0, 0.0, 0.77, Dtype::Bf16), &PowerParams::default());
         assert_eq!(p.node_rest_w_per_gpu, Watts::ZERO);
         assert_eq!(p.network_w_per_gpu, Watts::ZERO);
-        assert!(!p.notes.is_empty());
+        assert!((p.nameplate_w_per_gpu - p.accelerator_cap_w).value().abs() < 1e-9);
     }
 
     #[test]

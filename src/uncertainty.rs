@@ -15,14 +15,19 @@
 //! | throughput (simulated, A100) | lognormal, σ = 0.05 | flopprint's simulator: mean 2.3 %, max 3.7 % error on Korthikanti 2022 Table 5 (A100); Calculon 3.65 % / 8.87 % |
 //! | throughput (simulated, other) | lognormal, σ = 0.15 | other families run on A100 efficiency curves scaled to their datasheets: unvalidated, so wider |
 //! | throughput (calibrated device) | lognormal, σ = 0.07 | `flopprint calibrate --check`: predicted vs executed GEMM sequences within 0.7–2.1 % on an idle CPU, 11–40 % on a loaded one |
-//! | modelled power | uniform [0.75, 1.0] | GPUs in LLM training draw 75–100 % of TDP (Patterson et al. 2021 Table 4; Luccioni et al. 2022 BLOOM) |
+//! | modelled power | the power model's own constants, lognormal around their point values (`PowerSpread`, src/power.rs), centred on the printed figure | the constants are fitted on four named measurements or estimated; see src/power.rs |
 //! | PUE (site default) | normal, σ = 3 % | quarterly fleet PUE varies ±2–4 % (Google 2023 environmental report) |
 //! | grid intensity (site default) | normal, σ = 10 % | annual averages move ~5–15 % year on year (Ember 2024) |
 //! | embodied carbon | lognormal, σ = 0.5 | LCA estimates for one GPU differ ~2× between methods (LLMCarbon vs vendor PCFs) |
 //! | rental price (catalog) | lognormal, σ = 0.25 | on-demand vs committed vs spot prices differ by ~2× (cloud price lists) |
 //!
 //! Sampling uses a fixed-seed SplitMix64 generator and statrs' inverse CDFs,
-//! so results are reproducible.
+//! so results are reproducible. The power factor is separable and
+//! log-linear per constant: the power model is evaluated once at ±1σ of each
+//! constant (14 evaluations per estimate), and a sample with draws `z`
+//! takes `exp(Σ_i z_i·ln f_i(sign z_i))`; this keeps the Monte Carlo at
+//! O(samples) cheap arithmetic while following the model's asymmetric
+//! response (activities clamp at 1).
 
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -32,7 +37,8 @@ use statrs::distribution::{ContinuousCDF, Normal};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Spreads {
     pub throughput_log_sigma: f64,
-    pub power_low: f64,
+    /// Whether power is varied (through the power model's constants).
+    pub power_varied: bool,
     pub pue_rel_sigma: f64,
     pub grid_rel_sigma: f64,
     pub embodied_log_sigma: f64,
@@ -41,12 +47,11 @@ pub struct Spreads {
 
 impl Spreads {
     /// No uncertainty on anything.
-    pub const NONE: Spreads = Spreads { throughput_log_sigma: 0.0, power_low: 1.0, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
+    pub const NONE: Spreads = Spreads { throughput_log_sigma: 0.0, power_varied: false, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
     pub const DEFAULT_MFU_LOG_SIGMA: f64 = 0.20;
     pub const SIMULATED_LOG_SIGMA: f64 = 0.05;
     pub const SIMULATED_OTHER_LOG_SIGMA: f64 = 0.15;
     pub const CALIBRATED_LOG_SIGMA: f64 = 0.07;
-    pub const POWER_LOW: f64 = 0.75;
     pub const PUE_REL_SIGMA: f64 = 0.03;
     pub const GRID_REL_SIGMA: f64 = 0.10;
     pub const EMBODIED_LOG_SIGMA: f64 = 0.5;
@@ -113,16 +118,29 @@ fn range(mut v: Vec<f64>) -> Range {
     Range { p5: percentile(&v, 0.05), p50: percentile(&v, 0.50), p95: percentile(&v, 0.95) }
 }
 
-/// Draws `n` samples of the outputs.
+/// Standard-normal draws a power sampler takes.
+pub const POWER_DRAWS: usize = crate::power::PowerSpread::DRAWS;
+
+/// A factor on the point estimate's power for standard-normal draws.
+pub type PowerSampler<'a> = &'a dyn Fn(&[f64; POWER_DRAWS]) -> f64;
+
+/// Draws `n` samples of the outputs; `power` gives the power factor of
+/// a sample (modelled power), `None` keeps power fixed.
 #[must_use]
-pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64) -> Uncertainty {
+pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64, power: Option<PowerSampler<'_>>) -> Uncertainty {
     let std = Normal::new(0.0, 1.0).expect("unit normal");
     let mut rng = SplitMix64(seed);
     let n = n.max(2);
     let (mut wall, mut gh, mut energy, mut co2, mut cost) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
-        let power = s.power_low + (1.0 - s.power_low) * rng.unit();
         let mut z = || std.inverse_cdf(rng.unit());
+        let power = match power {
+            Some(f) if s.power_varied => {
+                let draws: [f64; POWER_DRAWS] = std::array::from_fn(|_| z());
+                f(&draws)
+            }
+            _ => 1.0,
+        };
         let speed = (s.throughput_log_sigma * z()).exp();
         let pue = (p.pue * (1.0 + s.pue_rel_sigma * z())).max(1.0);
         let grid = (p.grid_g_per_kwh * (1.0 + s.grid_rel_sigma * z())).max(0.0);
@@ -161,7 +179,7 @@ mod tests {
 
     #[test]
     fn no_spread_gives_the_point_estimate() {
-        let u = monte_carlo(&point(), &Spreads::NONE, 100, 1);
+        let u = monte_carlo(&point(), &Spreads::NONE, 100, 1, None);
         assert!((u.wall_time_h.p5 - 100.0).abs() < 1e-9 && (u.wall_time_h.p95 - 100.0).abs() < 1e-9);
         let co2 = 1000.0 * 1.2 * 400.0 / 1000.0 + 50.0;
         assert!((u.co2e_total_kg.p50 - co2).abs() < 1e-9);
@@ -169,8 +187,9 @@ mod tests {
 
     #[test]
     fn ranges_are_ordered_and_bracket_the_median() {
-        let s = Spreads { throughput_log_sigma: 0.2, power_low: 0.75, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
-        let u = monte_carlo(&point(), &s, 20_000, 7);
+        let s = Spreads { throughput_log_sigma: 0.2, power_varied: true, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
+        let f = |z: &[f64; POWER_DRAWS]| (0.1 * z[0]).exp();
+        let u = monte_carlo(&point(), &s, 20_000, 7, Some(&f));
         for r in [u.wall_time_h, u.gpu_hours, u.energy_facility_kwh, u.co2e_total_kg, u.cost_rental_usd.unwrap()] {
             assert!(r.p5 < r.p50 && r.p50 < r.p95, "{r:?}");
         }
@@ -182,6 +201,6 @@ mod tests {
     #[test]
     fn same_seed_same_result() {
         let s = Spreads { throughput_log_sigma: 0.2, ..Spreads::NONE };
-        assert_eq!(monte_carlo(&point(), &s, 1000, 3), monte_carlo(&point(), &s, 1000, 3));
+        assert_eq!(monte_carlo(&point(), &s, 1000, 3, None), monte_carlo(&point(), &s, 1000, 3, None));
     }
 }

@@ -120,9 +120,15 @@ pub struct Estimate {
     /// The nameplate upper bound per GPU (its share of the node maximum).
     pub power_nameplate_per_gpu_w: f64,
     pub power_source: String,
+    /// The power model: accelerator power by phase, node remainder and
+    /// network per GPU (also with measured power, for comparison).
+    pub power: Option<crate::power::PowerEstimate>,
     pub energy_it_kwh: f64,
     pub energy_accelerators_kwh: Option<f64>,
+    /// The rest of the nodes (CPUs, memory, NICs, fans, PSU losses).
     pub energy_node_rest_kwh: Option<f64>,
+    /// The fabric switches' share (multi-node runs).
+    pub energy_network_kwh: Option<f64>,
     pub energy_facility_kwh: f64,
     pub pue: f64,
     pub grid_gco2e_per_kwh: f64,
@@ -169,7 +175,7 @@ pub struct Estimate {
 pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let c = compute::run(sc)?;
     let t = timing::run(sc, &c);
-    let p = power::run(sc, &t)?;
+    let p = power::run(sc, &c, &t)?;
     let f = footprint::run(sc, &t, &p);
     let u = uncertainty::run(sc, &t, &p, &f);
     Ok(assemble(sc, &c, &t, &p, &f, u))
@@ -188,6 +194,7 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
     let per_gpu = |x: Option<Flop>| x.map(|x| (x / wall).tflops() / gpus).filter(|v| v.is_finite());
     let energy_it = fp.energy_it.kwh();
     let energy_acc = fp.energy_accelerators.map(crate::units::Joules::kwh);
+    let energy_net = p.network.map(|w| (w * wall).kwh());
     let step = c.step.as_ref();
     Estimate {
         scenario: sc.name.clone(),
@@ -230,9 +237,11 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
         power_total_w: p.total.value(),
         power_nameplate_per_gpu_w: p.nameplate.value() / gpus,
         power_source: p.source.clone(),
+        power: p.model.clone(),
         energy_it_kwh: energy_it,
         energy_accelerators_kwh: energy_acc,
-        energy_node_rest_kwh: energy_acc.map(|a| energy_it - a),
+        energy_node_rest_kwh: energy_acc.map(|a| energy_it - a - energy_net.unwrap_or(0.0)),
+        energy_network_kwh: energy_net,
         energy_facility_kwh: fp.energy_facility.kwh(),
         pue: sc.site_values.pue.value,
         grid_gco2e_per_kwh: sc.site_values.grid.value.value(),

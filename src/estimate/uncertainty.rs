@@ -6,7 +6,8 @@ use super::footprint::FootprintStage;
 use super::power::Power;
 use super::timing::{TimeSource, Timing};
 use crate::scenario::Scenario;
-use crate::uncertainty::{monte_carlo, Point, Spreads, Uncertainty};
+use crate::power::{PowerParams, PowerSpread};
+use crate::uncertainty::{monte_carlo, Point, PowerSampler, Spreads, Uncertainty, POWER_DRAWS};
 
 /// Monte Carlo samples per estimate (P5/P95 stable to ~1 % at 4,000).
 pub const UNCERTAINTY_SAMPLES: usize = 4000;
@@ -27,7 +28,7 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
             TimeSource::Simulated { .. } if sc.accelerator.family == "ampere" => Spreads::SIMULATED_LOG_SIGMA,
             TimeSource::Simulated { .. } => Spreads::SIMULATED_OTHER_LOG_SIGMA,
         },
-        power_low: if p.measured { 1.0 } else { Spreads::POWER_LOW },
+        power_varied: !p.measured && p.inputs.is_some(),
         pue_rel_sigma: if sc.site_values.pue_given { 0.0 } else { Spreads::PUE_REL_SIGMA },
         grid_rel_sigma: if sc.site_values.grid_given { 0.0 } else { Spreads::GRID_REL_SIGMA },
         embodied_log_sigma: Spreads::EMBODIED_LOG_SIGMA,
@@ -38,10 +39,32 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
     }
 }
 
+/// The power model's response to each uncertain constant at ±1σ, as
+/// `ln` factors (see src/uncertainty.rs for how samples combine them).
+fn power_response(p: &Power) -> Option<([f64; POWER_DRAWS], [f64; POWER_DRAWS])> {
+    let (inputs, phases) = p.inputs.as_ref()?;
+    let spread = PowerSpread::default();
+    let params = PowerParams::default();
+    let mut up = [0.0; POWER_DRAWS];
+    let mut down = [0.0; POWER_DRAWS];
+    for i in 0..POWER_DRAWS {
+        let mut z = [0.0; POWER_DRAWS];
+        z[i] = 1.0;
+        up[i] = spread.sample(inputs, phases, &params, &z).max(1e-9).ln();
+        z[i] = -1.0;
+        down[i] = spread.sample(inputs, phases, &params, &z).max(1e-9).ln();
+    }
+    Some((up, down))
+}
+
 /// Runs the uncertainty stage.
 #[must_use]
 pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage) -> Uncertainty {
     let fp = &f.footprint;
+    let response = if p.measured { None } else { power_response(p) };
+    let sampler = response.map(|(up, down)| {
+        move |z: &[f64; POWER_DRAWS]| -> f64 { z.iter().enumerate().map(|(i, &zi)| if zi >= 0.0 { up[i] * zi } else { down[i] * -zi }).sum::<f64>().exp() }
+    });
     monte_carlo(
         &Point {
             wall_time_h: t.wall.hours(),
@@ -55,5 +78,6 @@ pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage) -> Uncertai
         &spreads(sc, t, p),
         UNCERTAINTY_SAMPLES,
         UNCERTAINTY_SEED,
+        sampler.as_ref().map(|f| f as PowerSampler<'_>),
     )
 }

@@ -178,11 +178,20 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         }),
         ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
         ("Time", "GPU-hours".into(), si(e.gpu_hours)),
-        ("Energy", "power".into(), format!("{} W per GPU, {} total", sig3(e.power_per_gpu_w), si_unit(e.power_total_w, "W"))),
+        ("Energy", "power".into(), format!("{} W per GPU, {} total (nameplate bound {} W per GPU)", sig3(e.power_per_gpu_w), si_unit(e.power_total_w, "W"), sig3(e.power_nameplate_per_gpu_w))),
         ("Energy", "IT energy".into(), si_unit(e.energy_it_kwh * 1000.0, "Wh")),
     ];
+    if let Some(p) = &e.power {
+        r.push(("Energy", "  power split".into(), format!(
+            "accelerator {} W (activity {:.2}), node remainder {} W, network {} W per GPU",
+            sig3(p.accelerator_w.value()), p.accelerator_activity, sig3(p.node_rest_w_per_gpu.value()), sig3(p.network_w_per_gpu.value())
+        )));
+    }
     if let (Some(a), Some(n)) = (e.energy_accelerators_kwh, e.energy_node_rest_kwh) {
-        r.push(("Energy", "  of which".into(), format!("accelerators {}, rest of node {} ({:.0} %)", si_unit(a * 1000.0, "Wh"), si_unit(n * 1000.0, "Wh"), 100.0 * n / e.energy_it_kwh)));
+        r.push(("Energy", "  of which".into(), format!(
+            "accelerators {}, rest of node {} ({:.0} %), network {}",
+            si_unit(a * 1000.0, "Wh"), si_unit(n * 1000.0, "Wh"), 100.0 * n / e.energy_it_kwh, si_unit(e.energy_network_kwh.unwrap_or(0.0) * 1000.0, "Wh")
+        )));
     }
     r.extend([
         ("Energy", "facility energy".into(), format!("{} (PUE {})", si_unit(e.energy_facility_kwh * 1000.0, "Wh"), e.pue)),

@@ -61,10 +61,13 @@ fn seed_mt_nlg_capex_is_111_million() {
     assert_eq!(v["gpus"], 4480);
     assert!((num(&v, "capex_usd") - 111_440_000.0).abs() < 1.0);
     assert!(num(&v, "cost_rental_usd") > 1e6);
-    // fully loaded DGX A100 at 6.5 kW: 560 x 6.5 kW
-    assert!((num(&v, "power_total_w") - 560.0 * 6500.0).abs() < 1e-6);
+    // "a DGX A100 draws up to 6.5 kW": the nameplate stays visible as the
+    // upper bound; the modelled draw is below it (Selene under HPL: 4.73 kW)
+    assert!((num(&v, "power_nameplate_per_gpu_w") * 4480.0 - 560.0 * 6500.0).abs() < 1e-6);
+    let node_kw = (num(&v, "power_total_w") - num(&v, "energy_network_kwh") / num(&v, "wall_time_h") * 1000.0) / 560.0 / 1000.0;
+    assert!(node_kw > 3.5 && node_kw < 6.0, "modelled DGX A100 draw {node_kw} kW");
     let rest = num(&v, "energy_node_rest_kwh") / num(&v, "energy_it_kwh");
-    assert!(rest > 0.3 && rest < 0.6, "non-GPU share of node energy {rest}");
+    assert!(rest > 0.1 && rest < 0.5, "non-GPU share of node energy {rest}");
 }
 
 /// Seed: Strubell et al. 2019 Table 3, BERT-base: 1,438 lbs CO2e, about
@@ -332,4 +335,37 @@ fn absurd_sizes_are_errors_not_wraps() {
     let out = flopprint().args(["estimate", "--model", "llama3-8b", "--accelerator", "h100-sxm5-80gb", "--gpus", "1", "--tokens", "1B", "--seq-len", "10000000", "--micro-batch", "1000000", "--tp", "1", "--pp", "1"]).output().unwrap();
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+// ---- power follows the step, not the nameplate (issue 8)
+
+#[test]
+fn a_loaded_dgx_h100_draws_7_to_8_kw_not_its_10_2_kw_rating() {
+    // dense single-node training (Latif et al. 2024: ~8.4 kW peak; Newkirk et
+    // al. 2025: <= 76 % of 10.2 kW)
+    let v = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-h100", "--nodes", "1", "--tokens", "10B"]);
+    let node_w = num(&v, "power_per_gpu_w") * 8.0;
+    assert!(node_w > 6500.0 && node_w < 8500.0, "{node_w} W");
+    assert!((num(&v, "power_nameplate_per_gpu_w") - 1275.0).abs() < 1e-9);
+    assert!(v["power"]["phases"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn many_nodes_with_little_work_each_draw_less_per_node() {
+    let one = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-h100", "--nodes", "1", "--tokens", "10B"]);
+    let many = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-h100", "--nodes", "64", "--tokens", "10B", "--global-batch", "512"]);
+    // node part only (accelerators + node remainder), the network share aside
+    let node = |v: &Value| num(&v["power"], "accelerator_w") + num(&v["power"], "node_rest_w_per_gpu");
+    assert!(node(&many) < node(&one), "64 nodes {} vs 1 node {}", node(&many), node(&one));
+}
+
+#[test]
+fn measured_power_overrides_the_model_exactly() {
+    // Patterson et al. 2021 Table 4, GPT-3: 10,000 V100, 355.2 h... 330 W per GPU incl. host
+    let v = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--power-per-gpu", "330", "--pue", "1.1", "--grid-intensity", "429"]);
+    assert_eq!(num(&v, "power_per_gpu_w"), 330.0);
+    let t = num(&v, "co2e_operational_kg") / 1000.0;
+    // 10,000 x 330 W x 355.2 h x 1.1 x 429 g/kWh = 553 tCO2e (Patterson: 552)
+    assert!((t - 553.1).abs() < 1.0, "{t}");
+    assert_eq!(v["uncertainty"]["energy_facility_kwh"]["p5"], v["uncertainty"]["energy_facility_kwh"]["p95"]);
 }

@@ -161,7 +161,16 @@ pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTu
 /// Memory per device with offloading and the SP all-gather redo choice;
 /// `host_capacity` is the GPU's share of host memory.
 #[must_use]
-pub fn per_device_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTune, capacity: Bytes, offload: Offload, sp_ag_redo: bool, host_capacity: Bytes) -> MemoryBreakdown {
+pub fn per_device_with(
+    spec: &ModelSpec,
+    plan: &Plan,
+    seq_len: u64,
+    fine_tune: FineTune,
+    capacity: Bytes,
+    offload: Offload,
+    sp_ag_redo: bool,
+    host_capacity: Bytes,
+) -> MemoryBreakdown {
     let params = params_on_device(spec, plan);
     let dp = plan.dp as f64;
     let (w_b, g_b, o_b) = if plan.dtype.is_mixed_precision() {

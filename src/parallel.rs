@@ -68,7 +68,15 @@ impl Plan {
     /// # Errors
     /// The first violated constraint, naming the flag.
     pub fn validate(&self, spec: &ModelSpec) -> Result<(), PlanError> {
-        for (flag, v) in [("--tp", self.tp), ("--pp", self.pp), ("data-parallel size", self.dp), ("--interleave", self.interleave), ("--micro-batch", self.micro_batch), ("--global-batch", self.global_batch), ("--ep", self.ep)] {
+        for (flag, v) in [
+            ("--tp", self.tp),
+            ("--pp", self.pp),
+            ("data-parallel size", self.dp),
+            ("--interleave", self.interleave),
+            ("--micro-batch", self.micro_batch),
+            ("--global-batch", self.global_batch),
+            ("--ep", self.ep),
+        ] {
             if v == 0 {
                 return Err(PlanError::Zeroed { flag });
             }

@@ -149,7 +149,10 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
         })
         .collect();
     if entries.is_empty() {
-        let why = r.least_memory.as_ref().map_or_else(|| format!("no valid split of {} GPUs for global batch {global}", sc.gpus), |l| compute::does_not_fit_text(&l.memory));
+        let why = r
+            .least_memory
+            .as_ref()
+            .map_or_else(|| format!("no valid split of {} GPUs for global batch {global}", sc.gpus), |l| compute::does_not_fit_text(&l.memory));
         notes.push(why);
     }
     Ok(PlanReport {
@@ -203,16 +206,50 @@ fn schedule_text(e: &PlanEntry) -> String {
 pub fn plan_table(r: &PlanReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{} on {} x {} ({}), global batch {}, seq {}: {} configs evaluated, {} feasible, {} out of memory, {} invalid, {:.3} s", r.model, r.gpus, r.accelerator, r.dtype, r.global_batch, r.seq_len, r.configs_evaluated, r.configs_feasible, r.configs_out_of_memory, r.configs_invalid, r.elapsed_s);
-    let _ = writeln!(s, "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>14} {:>9} {:>6} {:>6} {:>8} {:>10} {:>8}", "rank", "tp", "pp", "dp", "v", "sp", "ep", "zero", "recompute", "mb", "gb", "dp-ov", "schedule", "step s", "MFU%", "HFU%", "mem GiB", "wall h", "tCO2e");
+    let _ = writeln!(
+        s,
+        "{} on {} x {} ({}), global batch {}, seq {}: {} configs evaluated, {} feasible, {} out of memory, {} invalid, {:.3} s",
+        r.model,
+        r.gpus,
+        r.accelerator,
+        r.dtype,
+        r.global_batch,
+        r.seq_len,
+        r.configs_evaluated,
+        r.configs_feasible,
+        r.configs_out_of_memory,
+        r.configs_invalid,
+        r.elapsed_s
+    );
+    let _ = writeln!(
+        s,
+        "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>14} {:>9} {:>6} {:>6} {:>8} {:>10} {:>8}",
+        "rank", "tp", "pp", "dp", "v", "sp", "ep", "zero", "recompute", "mb", "gb", "dp-ov", "schedule", "step s", "MFU%", "HFU%", "mem GiB", "wall h", "tCO2e"
+    );
     for e in &r.top {
         let p = &e.plan;
         let _ = writeln!(
             s,
             "{:>4} {:>3} {:>3} {:>5} {:>2} {:>3} {:>3} {:>4} {:>9} {:>3} {:>4} {:>6} {:>14} {:>9.3} {:>6.1} {:>6.1} {:>8.1} {:>10} {:>8}",
-            e.rank, p.tp, p.pp, p.dp, p.interleave, if p.sp { "y" } else { "n" }, p.ep, p.zero, p.recompute.to_string(), p.micro_batch, p.global_batch, if e.dp_overlap { "y" } else { "n" }, schedule_text(e),
-            e.step_time_s, e.mfu * 100.0, e.hfu * 100.0, e.memory_per_gpu_gib,
-            e.wall_time_h.map_or("-".into(), |w| format!("{w:.1}")), e.co2e_total_t.map_or("-".into(), |c| format!("{c:.1}"))
+            e.rank,
+            p.tp,
+            p.pp,
+            p.dp,
+            p.interleave,
+            if p.sp { "y" } else { "n" },
+            p.ep,
+            p.zero,
+            p.recompute.to_string(),
+            p.micro_batch,
+            p.global_batch,
+            if e.dp_overlap { "y" } else { "n" },
+            schedule_text(e),
+            e.step_time_s,
+            e.mfu * 100.0,
+            e.hfu * 100.0,
+            e.memory_per_gpu_gib,
+            e.wall_time_h.map_or("-".into(), |w| format!("{w:.1}")),
+            e.co2e_total_t.map_or("-".into(), |c| format!("{c:.1}"))
         );
     }
     for n in &r.notes {

@@ -451,7 +451,15 @@ pub struct PowerSpread {
 
 impl Default for PowerSpread {
     fn default() -> Self {
-        Self { gemm_saturation: 0.20, host_load_fraction: 0.30, memory_bound_activity: 0.25, comm_activity: 0.40, bubble_activity: 0.50, idle: 0.30, switch_w: 0.30 }
+        Self {
+            gemm_saturation: 0.20,
+            host_load_fraction: 0.30,
+            memory_bound_activity: 0.25,
+            comm_activity: 0.40,
+            bubble_activity: 0.50,
+            idle: 0.30,
+            switch_w: 0.30,
+        }
     }
 }
 
@@ -459,7 +467,15 @@ impl PowerSpread {
     /// Standard-normal draws one [`PowerSpread::sample`] needs.
     pub const DRAWS: usize = 7;
     /// No uncertainty.
-    pub const NONE: PowerSpread = PowerSpread { gemm_saturation: 0.0, host_load_fraction: 0.0, memory_bound_activity: 0.0, comm_activity: 0.0, bubble_activity: 0.0, idle: 0.0, switch_w: 0.0 };
+    pub const NONE: PowerSpread = PowerSpread {
+        gemm_saturation: 0.0,
+        host_load_fraction: 0.0,
+        memory_bound_activity: 0.0,
+        comm_activity: 0.0,
+        bubble_activity: 0.0,
+        idle: 0.0,
+        switch_w: 0.0,
+    };
 
     /// The constants perturbed by standard-normal draws `z`.
     #[must_use]
@@ -575,7 +591,14 @@ mod tests {
             // maximum observed 8.48 kW "with GPUs near full utilization". Mapped
             // to the sustained dense-GEMM phase at the simulator's largest-GEMM
             // efficiency (a peak sample can sit above a sustained level).
-            Case { name: "Latif 2024", measured: "8×H100 node, max observed", inputs: dgx_h100(1.0), phases: only_gemm(GEMM_EFFICIENCY_MAX, Dtype::Bf16), measured_w: 8480.0, per_node: true },
+            Case {
+                name: "Latif 2024",
+                measured: "8×H100 node, max observed",
+                inputs: dgx_h100(1.0),
+                phases: only_gemm(GEMM_EFFICIENCY_MAX, Dtype::Bf16),
+                measured_w: 8480.0,
+                per_node: true,
+            },
             // Newkirk et al. 2025 (arXiv 2506.14551): compute-intensive training
             // at no more than 76 % of 10.2 kW = 7.75 kW node average. Mapped to
             // flopprint's simulated step of Llama-2-13B (HF config), 1 × DGX H100,
@@ -594,12 +617,26 @@ mod tests {
             // per node. Mapped to FP64 tensor-core DGEMM all the time at
             // Rmax/Rpeak = 63.46/79.22 = 0.801 of peak; the TOP500 figure taken as
             // compute nodes only (switches excluded).
-            Case { name: "Selene (TOP500 2020)", measured: "DGX A100 node, HPL avg", inputs: PowerInputs { include_network: false, ..dgx_a100(560.0) }, phases: only_gemm(63.46 / 79.22, Dtype::Fp64), measured_w: 2_646_000.0 / 560.0, per_node: true },
+            Case {
+                name: "Selene (TOP500 2020)",
+                measured: "DGX A100 node, HPL avg",
+                inputs: PowerInputs { include_network: false, ..dgx_a100(560.0) },
+                phases: only_gemm(63.46 / 79.22, Dtype::Fp64),
+                measured_w: 2_646_000.0 / 560.0,
+                per_node: true,
+            },
             // Dodge et al. 2022 (FAccT) Table 2: 6.1B transformer, 256 A100, 8 days,
             // 13.8 MWh GPU energy = 280.8 W per GPU, GPU only. No throughput is
             // reported, so the phases come from flopprint's no-simulation
             // fallback at the Ampere default MFU 0.47 ([`PhaseTimes::from_mfu`]).
-            Case { name: "Dodge 2022", measured: "A100, GPU only, avg", inputs: dgx_a100(32.0), phases: PhaseTimes::from_mfu(0.47, Dtype::Bf16).0, measured_w: 13.8e6 / (256.0 * 8.0 * 24.0), per_node: false },
+            Case {
+                name: "Dodge 2022",
+                measured: "A100, GPU only, avg",
+                inputs: dgx_a100(32.0),
+                phases: PhaseTimes::from_mfu(0.47, Dtype::Bf16).0,
+                measured_w: 13.8e6 / (256.0 * 8.0 * 24.0),
+                per_node: false,
+            },
         ]
     }
 
@@ -618,7 +655,12 @@ mod tests {
         // A100 40GB, seq 2048, auto plan dp 256 ZeRO-3): GEMM 1.6981 s at 0.667,
         // memory-bound 0.3174 s, no exposed communication (MFU 0.56).
         let sim = Case { phases: secs(1.6981, 0.3174, 0.0, 0.0, 0.667, Dtype::Bf16), ..named_cases().remove(3) };
-        println!("| Dodge 2022, simulated plan instead (sensitivity) | | {:.0} | {:.0} | {:+.1} % |", sim.measured_w, sim.modelled_w(&params), sim.residual(&params) * 100.0);
+        println!(
+            "| Dodge 2022, simulated plan instead (sensitivity) | | {:.0} | {:.0} | {:+.1} % |",
+            sim.measured_w,
+            sim.modelled_w(&params),
+            sim.residual(&params) * 100.0
+        );
         // the old model (TDP + nameplate remainder) on the node cases
         for c in named_cases().into_iter().filter(|c| c.per_node) {
             let n = c.inputs.node.unwrap();
@@ -666,7 +708,12 @@ mod tests {
             let floor = n.idle_w / f64::from(n.accelerators);
             let top = n.max_w / f64::from(n.accelerators);
             for e in [0.0, 0.3, 0.77, 1.2] {
-                for t in [secs(1.0, 0.0, 0.0, 0.0, e, Dtype::Fp8), secs(0.0, 0.0, 0.0, 1.0, e, Dtype::Bf16), secs(0.2, 0.3, 0.3, 0.2, e, Dtype::Tf32), secs(0.0, 0.0, 0.0, 0.0, e, Dtype::Fp32)] {
+                for t in [
+                    secs(1.0, 0.0, 0.0, 0.0, e, Dtype::Fp8),
+                    secs(0.0, 0.0, 0.0, 1.0, e, Dtype::Bf16),
+                    secs(0.2, 0.3, 0.3, 0.2, e, Dtype::Tf32),
+                    secs(0.0, 0.0, 0.0, 0.0, e, Dtype::Fp32),
+                ] {
                     let p = estimate(&sys, &t, &params);
                     let w = p.node_part_w_per_gpu();
                     assert!(w >= floor - Watts::new(1e-9) && w <= top, "{w} not in [{floor}, {top}]");
@@ -752,4 +799,3 @@ mod tests {
         }
     }
 }
-

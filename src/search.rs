@@ -93,7 +93,11 @@ pub fn nearest_multiple(x: u64, m: u64) -> u64 {
     let m = m.max(1);
     let down = x / m * m;
     let up = down.saturating_add(m);
-    if down == 0 || x - down >= up - x { up } else { down }
+    if down == 0 || x - down >= up - x {
+        up
+    } else {
+        down
+    }
 }
 
 /// A search problem.
@@ -222,7 +226,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
     let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
     let kv = spec.kv_heads();
     let mut outer = Vec::new();
-    let tps = pick(c.tp, divisors(p.gpus).into_iter().filter(|t| spec.heads.is_multiple_of(*t) && (spec.mla.is_some() || kv.is_multiple_of(*t) || t % kv == 0)).collect());
+    let tps = pick(
+        c.tp,
+        divisors(p.gpus).into_iter().filter(|t| spec.heads.is_multiple_of(*t) && (spec.mla.is_some() || kv.is_multiple_of(*t) || t % kv == 0)).collect(),
+    );
     for &tp in &tps {
         if !p.gpus.is_multiple_of(tp) {
             continue;
@@ -255,7 +262,8 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp.is_multiple_of(*e)).collect() } else { vec![1] });
             for micro in pick(c.micro_batch, divisors(local)) {
                 let m = local / micro.max(1);
-                let vs = pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect() });
+                let vs =
+                    pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect() });
                 for &v in &vs {
                     for &ep in &eps {
                         outer.push(Outer { tp, pp, dp, v, micro, batch, ep });
@@ -281,7 +289,19 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             for &recompute in &recs {
                 for &sp in &sps {
                     for &zero in &zeros {
-                        let plan = Plan { tp: o.tp, pp: o.pp, dp: o.dp, interleave: o.v, sp, ep: o.ep, zero, recompute, micro_batch: o.micro, global_batch: o.batch, dtype: p.dtype };
+                        let plan = Plan {
+                            tp: o.tp,
+                            pp: o.pp,
+                            dp: o.dp,
+                            interleave: o.v,
+                            sp,
+                            ep: o.ep,
+                            zero,
+                            recompute,
+                            micro_batch: o.micro,
+                            global_batch: o.batch,
+                            dtype: p.dtype,
+                        };
                         if plan.validate(spec).is_err() {
                             t.invalid += 1;
                             continue;
@@ -380,11 +400,35 @@ mod tests {
         let acc = catalog::accelerator(&sys.accelerator).unwrap();
         let device = AnalyticDevice::new(&acc);
         let network = Network::from_system(Some(&sys), 5128);
-        let p = Problem { spec: &spec, seq_len: 2048, gpus: 5128, global_batch: 2520, round_batch: BatchRounding::Down, dtype: Dtype::Fp16, fine_tune: FineTune::Full, capacity: acc.memory(), device: &device, network: &network, constraints: Constraints::default() };
+        let p = Problem {
+            spec: &spec,
+            seq_len: 2048,
+            gpus: 5128,
+            global_batch: 2520,
+            round_batch: BatchRounding::Down,
+            dtype: Dtype::Fp16,
+            fine_tune: FineTune::Full,
+            capacity: acc.memory(),
+            device: &device,
+            network: &network,
+            constraints: Constraints::default(),
+        };
         let r = search(&p, 3);
         assert!(r.configs_evaluated >= 8112, "{}", r.configs_evaluated);
         assert!(r.configs_feasible > 0);
-        let plan = Plan { tp: 8, pp: 1, dp: 641, interleave: 1, sp: true, ep: 1, zero: 2, recompute: Recompute::Selective, micro_batch: 3, global_batch: 1923, dtype: Dtype::Fp16 };
+        let plan = Plan {
+            tp: 8,
+            pp: 1,
+            dp: 641,
+            interleave: 1,
+            sp: true,
+            ep: 1,
+            zero: 2,
+            recompute: Recompute::Selective,
+            micro_batch: 3,
+            global_batch: 1923,
+            dtype: Dtype::Fp16,
+        };
         let ev = |o: SimOptions| evaluate(&p, &plan, o).unwrap();
         let base = ev(SimOptions::default());
         // offload frees device memory, uses host memory, and costs time only when not hidden

@@ -47,7 +47,8 @@ pub struct Spreads {
 
 impl Spreads {
     /// No uncertainty on anything.
-    pub const NONE: Spreads = Spreads { throughput_log_sigma: 0.0, power_varied: false, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
+    pub const NONE: Spreads =
+        Spreads { throughput_log_sigma: 0.0, power_varied: false, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
     pub const DEFAULT_MFU_LOG_SIGMA: f64 = 0.20;
     pub const SIMULATED_LOG_SIGMA: f64 = 0.05;
     pub const SIMULATED_OTHER_LOG_SIGMA: f64 = 0.15;
@@ -131,7 +132,8 @@ pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64, power: Option<Po
     let std = Normal::new(0.0, 1.0).expect("unit normal");
     let mut rng = SplitMix64(seed);
     let n = n.max(2);
-    let (mut wall, mut gh, mut energy, mut co2, mut cost) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut wall, mut gh, mut energy, mut co2, mut cost) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
         let mut z = || std.inverse_cdf(rng.unit());
         let power = match power {
@@ -187,7 +189,8 @@ mod tests {
 
     #[test]
     fn ranges_are_ordered_and_bracket_the_median() {
-        let s = Spreads { throughput_log_sigma: 0.2, power_varied: true, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
+        let s =
+            Spreads { throughput_log_sigma: 0.2, power_varied: true, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
         let f = |z: &[f64; POWER_DRAWS]| (0.1 * z[0]).exp();
         let u = monte_carlo(&point(), &s, 20_000, 7, Some(&f));
         for r in [u.wall_time_h, u.gpu_hours, u.energy_facility_kwh, u.co2e_total_kg, u.cost_rental_usd.unwrap()] {

@@ -232,7 +232,6 @@ pub fn params_per_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     crate::memory::params_on_device(spec, plan)
 }
 
-
 /// The dimensions every block builder shares, computed once with checked
 /// arithmetic on the integer sizes (element counts are f64).
 struct Ctx<'a> {
@@ -546,7 +545,13 @@ fn pipeline(c: &Ctx<'_>) -> Vec<Op> {
         v.extend((0..n).map(|_| Op::Comm { kind: OpKind::PpP2p, coll: Collective::P2p, group: Group::Pipeline, bytes, role: CommRole::Exposed }));
         if c.t > 1 && !c.plan.sp {
             // all-gather back the scattered tensor inside the TP group
-            v.extend((0..n).map(|_| Op::Comm { kind: OpKind::PpGather, coll: Collective::AllGather, group: Group::Tensor, bytes: b(c.act_full * c.e), role: CommRole::Exposed }));
+            v.extend((0..n).map(|_| Op::Comm {
+                kind: OpKind::PpGather,
+                coll: Collective::AllGather,
+                group: Group::Tensor,
+                bytes: b(c.act_full * c.e),
+                role: CommRole::Exposed,
+            }));
         }
     }
     v
@@ -676,7 +681,8 @@ mod tests {
             let w = build(&m, &p, 2048).unwrap();
             let blk = &w.blocks[0];
             let per_mb = blk.per_stage * (flops_of(&blk.forward) + flops_of(&blk.backward) + flops_of(&blk.recompute))
-                + flops_of(&w.head_forward) + flops_of(&w.head_backward);
+                + flops_of(&w.head_forward)
+                + flops_of(&w.head_backward);
             let tf = training_per_token(&m, 2048, rc, FineTune::Full);
             let want = tf.hardware.value() * 2048.0;
             assert!((per_mb - want).abs() / want < 1e-9, "{rc}: {per_mb:e} vs {want:e}");

@@ -54,7 +54,19 @@ fn main() {
     let best = {
         let network = Network::from_system(Some(&sys), 280);
         let spec = catalog::model("megatron-530b").expect("model");
-        let plan = flopprint::parallel::Plan { tp: 8, pp: 35, dp: 1, interleave: 3, sp: true, ep: 1, zero: 0, recompute: flopprint::flops::Recompute::Selective, micro_batch: 1, global_batch: 280, dtype: Dtype::Fp16 };
+        let plan = flopprint::parallel::Plan {
+            tp: 8,
+            pp: 35,
+            dp: 1,
+            interleave: 3,
+            sp: true,
+            ep: 1,
+            zero: 0,
+            recompute: flopprint::flops::Recompute::Selective,
+            micro_batch: 1,
+            global_batch: 280,
+            dtype: Dtype::Fp16,
+        };
         let n = 10_000;
         let t0 = Instant::now();
         let mut acc_t = 0.0;

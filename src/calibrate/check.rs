@@ -64,15 +64,7 @@ pub fn check(profile: &CalibrationProfile, shapes: &[(Dtype, GemmShape)]) -> Res
             measured.dedup();
             CalibrateError::NoMeasurement { dtype: *dtype, measured: measured.join(", ") }
         })?;
-        items.push(CheckItem {
-            dtype: *dtype,
-            m: s.m,
-            n: s.n,
-            k: s.k,
-            flops: s.flops(),
-            achieved_flops_per_s: f,
-            predicted_s: s.flops() / f,
-        });
+        items.push(CheckItem { dtype: *dtype, m: s.m, n: s.n, k: s.k, flops: s.flops(), achieved_flops_per_s: f, predicted_s: s.flops() / f });
     }
     let predicted_s: f64 = items.iter().map(|i| i.predicted_s).sum();
     let total_flops: f64 = items.iter().map(|i| i.flops).sum();
@@ -106,7 +98,7 @@ mod tests {
         assert_eq!(v.len(), 12);
         assert!(v.contains(&(Dtype::Fp32, GemmShape::new(2048, 1536, 512))));
         assert!(v.contains(&(Dtype::Fp32, GemmShape::new(512, 2048, 2048)))); // FFN-up dW: h x 4h, k = tokens
-        // total flops = 3 passes x 2 x T x (params of 4 layers = 12 h^2)
+                                                                              // total flops = 3 passes x 2 x T x (params of 4 layers = 12 h^2)
         let total: f64 = v.iter().map(|x| x.1.flops()).sum();
         assert_eq!(total, 3.0 * 2.0 * 2048.0 * 12.0 * 512.0 * 512.0);
     }

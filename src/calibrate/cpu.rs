@@ -6,10 +6,7 @@
 
 use crate::calibrate::power;
 use crate::calibrate::stats::{self, MeasureConfig};
-use crate::calibrate::{
-    BackendRun, CalibrateError, CalibrateOptions, DeviceInfo, DeviceKind, Dtype, GemmResult,
-    GemmShape, PeakFlops, Rng,
-};
+use crate::calibrate::{BackendRun, CalibrateError, CalibrateOptions, DeviceInfo, DeviceKind, Dtype, GemmResult, GemmShape, PeakFlops, Rng};
 use std::time::Instant;
 
 pub const BACKEND: &str = "gemm";
@@ -139,13 +136,7 @@ pub fn gemm_colmajor<T: Elem>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c:
 /// Freivalds' test in f64: compare C·x with A·(B·x) for a random x >= 0.
 /// Returns the max over rows of |C·x - A·(B·x)| / (|A|·(|B|·|x|)).
 /// Accessors take (row, col) of column-major matrices.
-pub fn freivalds(
-    shape: GemmShape,
-    a: &dyn Fn(usize, usize) -> f64,
-    b: &dyn Fn(usize, usize) -> f64,
-    c: &dyn Fn(usize, usize) -> f64,
-    rng: &mut Rng,
-) -> f64 {
+pub fn freivalds(shape: GemmShape, a: &dyn Fn(usize, usize) -> f64, b: &dyn Fn(usize, usize) -> f64, c: &dyn Fn(usize, usize) -> f64, rng: &mut Rng) -> f64 {
     let GemmShape { m, n, k } = shape;
     let x: Vec<f64> = (0..n).map(|_| 0.5 + rng.uniform()).collect();
     let mut bx = vec![0.0; k];
@@ -214,7 +205,13 @@ pub fn sampled_elements(
             abs += p.abs();
         }
         let d = (c(i, j) - dot).abs();
-        let e = if !d.is_finite() { f64::INFINITY } else if abs > 0.0 { d / abs } else { d };
+        let e = if !d.is_finite() {
+            f64::INFINITY
+        } else if abs > 0.0 {
+            d / abs
+        } else {
+            d
+        };
         worst = worst.max(e);
     }
     worst
@@ -225,14 +222,7 @@ pub(crate) fn check_tolerance(dtype: Dtype, shape: GemmShape, err: f64) -> Resul
     if err <= tol {
         Ok(())
     } else {
-        Err(CalibrateError::VerificationFailed {
-            dtype,
-            m: shape.m,
-            n: shape.n,
-            k: shape.k,
-            max_rel_err: err,
-            tol,
-        })
+        Err(CalibrateError::VerificationFailed { dtype, m: shape.m, n: shape.n, k: shape.k, max_rel_err: err, tol })
     }
 }
 
@@ -315,7 +305,10 @@ pub fn cpu_identity() -> CpuIdentity {
 
 #[cfg(target_arch = "x86_64")]
 mod fma {
-    use std::arch::x86_64::{_mm256_set1_ps, _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_add_ps, _mm256_storeu_ps, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_setzero_pd, _mm256_add_pd, _mm256_storeu_pd, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_reduce_add_ps};
+    use std::arch::x86_64::{
+        _mm256_add_pd, _mm256_add_ps, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
+        _mm256_storeu_ps, _mm512_add_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    };
 
     pub const ACC: usize = 12;
 
@@ -496,13 +489,7 @@ struct Ctx<'a> {
     rapl: Option<&'a power::Rapl>,
 }
 
-fn bench_one<T: Elem>(
-    ctx: &Ctx<'_>,
-    shape: GemmShape,
-    budget_s: f64,
-    seed: u64,
-    warnings: &mut Vec<String>,
-) -> Result<GemmResult, CalibrateError> {
+fn bench_one<T: Elem>(ctx: &Ctx<'_>, shape: GemmShape, budget_s: f64, seed: u64, warnings: &mut Vec<String>) -> Result<GemmResult, CalibrateError> {
     let mut bufs = GemmBufs::<T>::random(shape, seed);
     bufs.run(ctx.threads);
     verify(&bufs, seed ^ 0xABCD)?;
@@ -557,11 +544,9 @@ pub(crate) fn run_shape(
         Dtype::Fp64 => bench_one::<f64>(&ctx, shape, budget_s, seed, warnings),
         Dtype::Fp32 => bench_one::<f32>(&ctx, shape, budget_s, seed, warnings),
         Dtype::Fp16 => bench_one::<gemm::f16>(&ctx, shape, budget_s, seed, warnings),
-        other => Err(CalibrateError::UnsupportedDtype {
-            dtype: other,
-            device: DeviceKind::Cpu,
-            reason: "the gemm crate has fp64/fp32/fp16 kernels only".into(),
-        }),
+        other => {
+            Err(CalibrateError::UnsupportedDtype { dtype: other, device: DeviceKind::Cpu, reason: "the gemm crate has fp64/fp32/fp16 kernels only".into() })
+        }
     }
 }
 
@@ -624,17 +609,20 @@ pub(crate) fn run(opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Resul
         let mut r = pool.install(|| run_shape(*dtype, *shape, threads, rapl.as_ref(), budget, seed, &mut warnings))?;
         r.fraction_of_peak = peak_for(&peaks, *dtype).map(|p| r.flops_per_s / p);
         if opts.progress {
-            super::progress_line(&bar, format!(
-                "[calibrate] cpu {} {}: {:.1} GFLOP/s (median {:.3} ms, CI +-{:.1}%, cv {:.1}%, {} runs){}",
-                dtype,
-                shape,
-                r.flops_per_s / 1e9,
-                r.seconds_median * 1e3,
-                (r.ci95_high - r.ci95_low) / 2.0 / r.seconds_median * 100.0,
-                r.cv * 100.0,
-                r.repeats,
-                r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of peak", f * 100.0)),
-            ));
+            super::progress_line(
+                &bar,
+                format!(
+                    "[calibrate] cpu {} {}: {:.1} GFLOP/s (median {:.3} ms, CI +-{:.1}%, cv {:.1}%, {} runs){}",
+                    dtype,
+                    shape,
+                    r.flops_per_s / 1e9,
+                    r.seconds_median * 1e3,
+                    (r.ci95_high - r.ci95_low) / 2.0 / r.seconds_median * 100.0,
+                    r.cv * 100.0,
+                    r.repeats,
+                    r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of peak", f * 100.0)),
+                ),
+            );
         }
         bar.inc(1);
         results.push(r);

@@ -114,8 +114,8 @@ mod imp {
     use crate::calibrate::cpu::{check_tolerance, freivalds, sampled_elements};
     use crate::calibrate::stats::{self, MeasureConfig};
     use crate::calibrate::{
-        bf16_bits_to_f32, f32_to_bf16_bits, BackendRun, CalibrateError, CalibrateOptions, DeviceInfo,
-        DeviceKind, Dtype, GemmResult, GemmShape, PeakFlops, PowerInfo, PowerSource, Rng,
+        bf16_bits_to_f32, f32_to_bf16_bits, BackendRun, CalibrateError, CalibrateOptions, DeviceInfo, DeviceKind, Dtype, GemmResult, GemmShape, PeakFlops,
+        PowerInfo, PowerSource, Rng,
     };
     use cudarc::cublas::{result as bres, sys as bsys, CudaBlas};
     use cudarc::driver::{sys as dsys, CudaContext, CudaSlice, CudaStream, DevicePtr};
@@ -150,9 +150,7 @@ mod imp {
         driver_available()?;
         let n = CudaContext::device_count().map_err(cu)?;
         if n < 1 {
-            return Err(CalibrateError::Cuda(
-                "the NVIDIA driver is loaded but no CUDA device is visible (check CUDA_VISIBLE_DEVICES)".into(),
-            ));
+            return Err(CalibrateError::Cuda("the NVIDIA driver is loaded but no CUDA device is visible (check CUDA_VISIBLE_DEVICES)".into()));
         }
         let ctx = CudaContext::new(0).map_err(cu)?;
         let stream = ctx.default_stream();
@@ -290,15 +288,9 @@ mod imp {
     }
 
     fn set_math_mode(gpu: &Gpu, dtype: Dtype) -> Result<(), CalibrateError> {
-        let mode = if dtype == Dtype::Tf32 {
-            bsys::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH
-        } else {
-            bsys::cublasMath_t::CUBLAS_DEFAULT_MATH
-        };
+        let mode = if dtype == Dtype::Tf32 { bsys::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH } else { bsys::cublasMath_t::CUBLAS_DEFAULT_MATH };
         // SAFETY: valid handle.
-        unsafe { bsys::cublasSetMathMode(*gpu.blas.handle(), mode) }
-            .result()
-            .map_err(|e| CalibrateError::Cuda(format!("cublasSetMathMode: {e:?}")))
+        unsafe { bsys::cublasSetMathMode(*gpu.blas.handle(), mode) }.result().map_err(|e| CalibrateError::Cuda(format!("cublasSetMathMode: {e:?}")))
     }
 
     /// Seconds for `inner` back-to-back GEMMs, from CUDA events.
@@ -360,15 +352,7 @@ mod imp {
         ))
     }
 
-    fn verify(
-        gpu: &Gpu,
-        dtype: Dtype,
-        s: GemmShape,
-        ha: &HostMat,
-        hb: &HostMat,
-        dc: &DevMat,
-        seed: u64,
-    ) -> Result<(), CalibrateError> {
+    fn verify(gpu: &Gpu, dtype: Dtype, s: GemmShape, ha: &HostMat, hb: &HostMat, dc: &DevMat, seed: u64) -> Result<(), CalibrateError> {
         // whole C up to 4096^2 elements, else the first columns
         let cols = if s.m * s.n <= 4096 * 4096 { s.n } else { (4096 * 4096 / s.m).clamp(1, s.n) };
         let c = dc.download(&gpu.stream, dtype, s.m * cols)?;
@@ -441,11 +425,7 @@ mod imp {
         let mut warnings = Vec::new();
         let name = gpu.ctx.name().map_err(cu)?;
         let (maj, min) = gpu.ctx.compute_capability().map_err(cu)?;
-        let sms = gpu
-            .ctx
-            .attribute(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
-            .ok()
-            .map(|x| x as usize);
+        let sms = gpu.ctx.attribute(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT).ok().map(|x| x as usize);
         let catalog_id = catalog_id_for_gpu_name(&name).map(str::to_string);
         if catalog_id.is_none() {
             warnings.push(format!("GPU `{name}` is not in the hardware catalog: no datasheet peak"));
@@ -521,17 +501,20 @@ mod imp {
             let mut r = bench_one(&gpu, meter.as_ref(), *dtype, *s, budget, 0xC0DE_0000 + idx as u64, &mut warnings)?;
             r.fraction_of_peak = catalog_id.as_deref().and_then(|c| datasheet_peak_flops(c, *dtype)).map(|p| r.flops_per_s / p);
             if opts.progress {
-                crate::calibrate::progress_line(&bar, format!(
-                    "[calibrate] cuda {} {}: {:.1} TFLOP/s (median {:.3} ms, cv {:.1}%, {} runs){}{}",
-                    dtype,
-                    s,
-                    r.flops_per_s / 1e12,
-                    r.seconds_median * 1e3,
-                    r.cv * 100.0,
-                    r.repeats,
-                    r.avg_power_w.map_or(String::new(), |w| format!(", {w:.0} W")),
-                    r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of datasheet", f * 100.0)),
-                ));
+                crate::calibrate::progress_line(
+                    &bar,
+                    format!(
+                        "[calibrate] cuda {} {}: {:.1} TFLOP/s (median {:.3} ms, cv {:.1}%, {} runs){}{}",
+                        dtype,
+                        s,
+                        r.flops_per_s / 1e12,
+                        r.seconds_median * 1e3,
+                        r.cv * 100.0,
+                        r.repeats,
+                        r.avg_power_w.map_or(String::new(), |w| format!(", {w:.0} W")),
+                        r.fraction_of_peak.map_or(String::new(), |f| format!(", {:.0}% of datasheet", f * 100.0)),
+                    ),
+                );
             }
             bar.inc(1);
             results.push(r);
@@ -595,8 +578,7 @@ mod imp {
                 let c = DevMat::zeros(&gpu.stream, *d, mc)?;
                 bufs.push((*d, a, b, c));
             }
-            let ptrs: Vec<(Dtype, u64, u64, u64)> =
-                bufs.iter().map(|(d, a, b, c)| (*d, a.ptr(&gpu.stream), b.ptr(&gpu.stream), c.ptr(&gpu.stream))).collect();
+            let ptrs: Vec<(Dtype, u64, u64, u64)> = bufs.iter().map(|(d, a, b, c)| (*d, a.ptr(&gpu.stream), b.ptr(&gpu.stream), c.ptr(&gpu.stream))).collect();
             let once = || -> Result<(), CalibrateError> {
                 for (d, s) in items {
                     let (_, a, b, c) = ptrs.iter().find(|p| p.0 == *d).copied().expect("buffer per dtype");

@@ -34,8 +34,15 @@ pub fn measured_power_w(p: &CalibrationProfile) -> Option<f64> {
 }
 
 fn best_measured(p: &CalibrationProfile, d: Dtype) -> Option<f64> {
-    let peak = p.device.peaks.iter().filter(|x| x.dtype == d && x.used_by_gemm_backend).filter_map(|x| x.measured_flops_per_s.or(x.theoretical_flops_per_s)).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-    let achieved = p.results.iter().filter(|r| r.dtype == d && r.verified).map(|r| r.flops_per_s).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    let peak = p
+        .device
+        .peaks
+        .iter()
+        .filter(|x| x.dtype == d && x.used_by_gemm_backend)
+        .filter_map(|x| x.measured_flops_per_s.or(x.theoretical_flops_per_s))
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    let achieved =
+        p.results.iter().filter(|r| r.dtype == d && r.verified).map(|r| r.flops_per_s).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
     match (peak, achieved) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -52,7 +59,10 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
         return catalog::accelerator(id).map_err(|e| e.to_string());
     }
     if p.device.kind == DeviceKind::Cuda {
-        return Err(format!("the profile's GPU `{}` maps to no hardware/accelerators entry; add one, or give --accelerator ID with --calibration", p.device.name));
+        return Err(format!(
+            "the profile's GPU `{}` maps to no hardware/accelerators entry; add one, or give --accelerator ID with --calibration",
+            p.device.name
+        ));
     }
     let mut peak = PeakTflops::default();
     for d in [Dtype::Fp64, Dtype::Fp32, Dtype::Fp16] {
@@ -68,7 +78,10 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
     }
     let power = measured_power_w(p);
     let mut sources = BTreeMap::new();
-    sources.insert("peak_tflops".to_string(), format!("measured by `flopprint calibrate` ({} threads, {}) at unix time {}", p.device.threads, p.software.backend, p.created_unix_s));
+    sources.insert(
+        "peak_tflops".to_string(),
+        format!("measured by `flopprint calibrate` ({} threads, {}) at unix time {}", p.device.threads, p.software.backend, p.created_unix_s),
+    );
     Ok(Accelerator {
         id: "local".into(),
         name: format!("{} (calibrated)", p.device.name),

@@ -8,9 +8,9 @@
 //! crates.
 
 pub mod check;
-pub mod local;
 pub mod cpu;
 pub mod cuda;
+pub mod local;
 pub mod power;
 pub mod stats;
 
@@ -46,9 +46,7 @@ impl FromStr for DeviceKind {
         match s.to_ascii_lowercase().as_str() {
             "cpu" => Ok(DeviceKind::Cpu),
             "cuda" | "gpu" | "nvidia" => Ok(DeviceKind::Cuda),
-            other => Err(CalibrateError::InvalidOptions(format!(
-                "unknown device `{other}` (expected `cpu` or `cuda`)"
-            ))),
+            other => Err(CalibrateError::InvalidOptions(format!("unknown device `{other}` (expected `cpu` or `cuda`)"))),
         }
     }
 }
@@ -287,11 +285,7 @@ impl CalibrationProfile {
     /// (points with equal FLOPs are averaged), clamped to the end points.
     /// `None` when this dtype was not measured.
     pub fn achieved_flops_per_s(&self, dtype: Dtype, m: usize, n: usize, k: usize) -> Option<f64> {
-        let pts: Vec<&GemmResult> = self
-            .results
-            .iter()
-            .filter(|r| r.dtype == dtype && r.flops_per_s.is_finite() && r.flops_per_s > 0.0)
-            .collect();
+        let pts: Vec<&GemmResult> = self.results.iter().filter(|r| r.dtype == dtype && r.flops_per_s.is_finite() && r.flops_per_s > 0.0).collect();
         if pts.is_empty() {
             return None;
         }
@@ -299,10 +293,7 @@ impl CalibrationProfile {
             return Some(r.flops_per_s);
         }
         // (ln flops, flops_per_s), merged by equal x.
-        let mut xy: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|r| (r.shape().flops().ln(), r.flops_per_s))
-            .collect();
+        let mut xy: Vec<(f64, f64)> = pts.iter().map(|r| (r.shape().flops().ln(), r.flops_per_s)).collect();
         xy.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         let mut merged: Vec<(f64, f64, usize)> = Vec::new();
         for (x, y) in xy {
@@ -337,8 +328,7 @@ impl CalibrationProfile {
 
     /// Predicted seconds for one GEMM, from [`Self::achieved_flops_per_s`].
     pub fn predict_seconds(&self, dtype: Dtype, shape: GemmShape) -> Option<f64> {
-        self.achieved_flops_per_s(dtype, shape.m, shape.n, shape.k)
-            .map(|f| shape.flops() / f)
+        self.achieved_flops_per_s(dtype, shape.m, shape.n, shape.k).map(|f| shape.flops() / f)
     }
 }
 
@@ -423,18 +413,11 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
     let kind = match opts.devices.as_slice() {
         [] => DeviceKind::Cpu,
         [k] => *k,
-        more => {
-            return Err(CalibrateError::InvalidOptions(format!(
-                "run() calibrates one device, got {more:?}: use run_all()"
-            )))
-        }
+        more => return Err(CalibrateError::InvalidOptions(format!("run() calibrates one device, got {more:?}: use run_all()"))),
     };
     // also rejects NaN
     if opts.time_budget_s.is_nan() || opts.time_budget_s <= 0.0 {
-        return Err(CalibrateError::InvalidOptions(format!(
-            "time_budget_s must be > 0, got {}",
-            opts.time_budget_s
-        )));
+        return Err(CalibrateError::InvalidOptions(format!("time_budget_s must be > 0, got {}", opts.time_budget_s)));
     }
     if opts.threads == Some(0) {
         return Err(CalibrateError::InvalidOptions("threads must be >= 1".into()));
@@ -449,9 +432,7 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
         DeviceKind::Cpu => cpu::run(opts, &work)?,
         DeviceKind::Cuda => cuda::run(opts, &work)?,
     };
-    let created_unix_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let created_unix_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Ok(CalibrationProfile {
         schema_version: SCHEMA_VERSION,
         device: backend.device,
@@ -477,7 +458,9 @@ pub fn run_all(opts: &CalibrateOptions) -> Result<CalibrationRun, CalibrateError
         match run(&CalibrateOptions { devices: vec![d], ..opts.clone() }) {
             Ok(p) => out.profiles.push(p),
             // asked for every device: a machine without a GPU still calibrates its CPU
-            Err(e @ (CalibrateError::NoCudaDriver | CalibrateError::NoCublas | CalibrateError::CudaFeatureDisabled)) if several && d == DeviceKind::Cuda => out.skipped.push((d, e.to_string())),
+            Err(e @ (CalibrateError::NoCudaDriver | CalibrateError::NoCublas | CalibrateError::CudaFeatureDisabled)) if several && d == DeviceKind::Cuda => {
+                out.skipped.push((d, e.to_string()));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -641,18 +624,8 @@ mod tests {
                 memory_bandwidth_gb_s: Some(20.0),
             },
             created_unix_s: 1_700_000_000,
-            software: SoftwareInfo {
-                flopprint_version: "0.1.0".into(),
-                backend: "gemm".into(),
-                backend_version: "0.19".into(),
-                build_profile: "debug".into(),
-            },
-            results: vec![
-                result(Dtype::Fp32, 256, 20e9),
-                result(Dtype::Fp32, 512, 40e9),
-                result(Dtype::Fp32, 1024, 60e9),
-                result(Dtype::Fp64, 512, 20e9),
-            ],
+            software: SoftwareInfo { flopprint_version: "0.1.0".into(), backend: "gemm".into(), backend_version: "0.19".into(), build_profile: "debug".into() },
+            results: vec![result(Dtype::Fp32, 256, 20e9), result(Dtype::Fp32, 512, 40e9), result(Dtype::Fp32, 1024, 60e9), result(Dtype::Fp64, 512, 20e9)],
             power: PowerInfo::unavailable("test"),
             warnings: vec!["noisy".into()],
         }
@@ -675,9 +648,7 @@ mod tests {
                     (x - y).abs() <= 1e-14 * x.abs().max(y.abs())
                 }
                 (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b)),
-                (V::Object(x), V::Object(y)) => {
-                    x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
-                }
+                (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w))),
                 _ => a == b,
             }
         }
@@ -737,11 +708,7 @@ mod tests {
         assert_eq!(p.len(), 3 * 3 + 1);
         assert!(p.contains(&(Dtype::Fp32, GemmShape::square(2048))));
         assert!(!p.contains(&(Dtype::Fp64, GemmShape::square(2048))));
-        let opts = CalibrateOptions {
-            extra_shapes: vec![GemmShape::new(2048, 1536, 512)],
-            dtypes: vec![Dtype::Fp32],
-            ..Default::default()
-        };
+        let opts = CalibrateOptions { extra_shapes: vec![GemmShape::new(2048, 1536, 512)], dtypes: vec![Dtype::Fp32], ..Default::default() };
         let p = plan(&opts, DeviceKind::Cpu);
         assert!(p.contains(&(Dtype::Fp32, GemmShape::new(2048, 1536, 512))));
     }

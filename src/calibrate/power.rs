@@ -65,10 +65,7 @@ impl Rapl {
             return Err(if unreadable.is_empty() {
                 format!("no intel-rapl package domains under {}", root.display())
             } else {
-                format!(
-                    "RAPL counters not readable ({}): run as root or `sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`",
-                    unreadable.join(", ")
-                )
+                format!("RAPL counters not readable ({}): run as root or `sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`", unreadable.join(", "))
             });
         }
         Ok(Rapl { domains })
@@ -84,11 +81,7 @@ impl Rapl {
 
     /// Joules between two readings, summed over domains.
     pub fn joules(&self, before: &RaplReading, after: &RaplReading) -> f64 {
-        self.domains
-            .iter()
-            .zip(before.0.iter().zip(after.0.iter()))
-            .map(|(d, (b, a))| delta_uj(*b, *a, d.max_range_uj) as f64 * 1e-6)
-            .sum()
+        self.domains.iter().zip(before.0.iter().zip(after.0.iter())).map(|(d, (b, a))| delta_uj(*b, *a, d.max_range_uj) as f64 * 1e-6).sum()
     }
 
     pub fn info(&self) -> PowerInfo {

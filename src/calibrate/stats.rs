@@ -25,14 +25,7 @@ pub struct MeasureConfig {
 
 impl Default for MeasureConfig {
     fn default() -> Self {
-        MeasureConfig {
-            warmup_runs: 2,
-            min_repeats: 5,
-            max_repeats: 200,
-            target_rel_halfwidth: 0.02,
-            budget_s: 2.0,
-            min_sample_s: 0.005,
-        }
+        MeasureConfig { warmup_runs: 2, min_repeats: 5, max_repeats: 200, target_rel_halfwidth: 0.02, budget_s: 2.0, min_sample_s: 0.005 }
     }
 }
 
@@ -129,20 +122,12 @@ pub fn summarize(xs: &[f64]) -> Summary {
     let n = s.len();
     let median = median_sorted(&s);
     let mean = s.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 {
-        s.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64
-    } else {
-        0.0
-    };
+    let var = if n > 1 { s.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
     let std = var.sqrt();
     let cv = if mean > 0.0 { std / mean } else { 0.0 };
     let mad = median_sorted(&sorted(&s.iter().map(|x| (x - median).abs()).collect::<Vec<_>>()));
     let scaled = 1.4826 * mad;
-    let outliers = if scaled > 0.0 {
-        s.iter().filter(|x| (*x - median).abs() > 3.0 * scaled).count()
-    } else {
-        0
-    };
+    let outliers = if scaled > 0.0 { s.iter().filter(|x| (*x - median).abs() > 3.0 * scaled).count() } else { 0 };
     let (lo, hi, cov) = median_ci95(&s);
     Summary { n, median, mean, std, cv, mad, ci95_low: lo, ci95_high: hi, ci_coverage: cov, outliers }
 }
@@ -168,16 +153,10 @@ impl Measurement {
 pub fn warnings_for(label: &str, s: &Summary) -> Vec<String> {
     let mut w = Vec::new();
     if s.cv > 0.05 {
-        w.push(format!(
-            "noisy: {label}: run-to-run CV {:.1}% > 5%: close other programs (and check CPU frequency scaling / thermal throttling)",
-            s.cv * 100.0
-        ));
+        w.push(format!("noisy: {label}: run-to-run CV {:.1}% > 5%: close other programs (and check CPU frequency scaling / thermal throttling)", s.cv * 100.0));
     }
     if s.outliers > 0 {
-        w.push(format!(
-            "{label}: {} of {} runs are outliers (> 3 MAD from the median); the median is used",
-            s.outliers, s.n
-        ));
+        w.push(format!("{label}: {} of {} runs are outliers (> 3 MAD from the median); the median is used", s.outliers, s.n));
     }
     w
 }
@@ -185,20 +164,13 @@ pub fn warnings_for(label: &str, s: &Summary) -> Vec<String> {
 /// Time a kernel: `run(inner)` executes it `inner` times back to back and
 /// returns the elapsed seconds (wall clock, or device events). Warm-up, then
 /// samples until the CI target, the budget or `max_repeats` is reached.
-pub fn measure<E>(
-    cfg: &MeasureConfig,
-    mut run: impl FnMut(usize) -> Result<f64, E>,
-) -> Result<Measurement, E> {
+pub fn measure<E>(cfg: &MeasureConfig, mut run: impl FnMut(usize) -> Result<f64, E>) -> Result<Measurement, E> {
     let start = Instant::now();
     let mut one = f64::INFINITY;
     for _ in 0..cfg.warmup_runs.max(1) {
         one = one.min(run(1)?);
     }
-    let inner = if one > 0.0 && one.is_finite() {
-        ((cfg.min_sample_s / one).ceil() as usize).clamp(1, 10_000)
-    } else {
-        1
-    };
+    let inner = if one > 0.0 && one.is_finite() { ((cfg.min_sample_s / one).ceil() as usize).clamp(1, 10_000) } else { 1 };
     let min_rep = cfg.min_repeats.max(1);
     let mut samples = Vec::new();
     let t_timed = Instant::now();

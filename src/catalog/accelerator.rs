@@ -183,9 +183,25 @@ pub struct Accelerator {
 pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
 
 const FIELDS: &[&str] = &[
-    "name", "vendor", "kind", "family", "year", "memory_gib", "memory_bandwidth_gb_s", "tdp_w", "idle_w", "measured_max_w",
-    "peak_tflops", "embodied_kgco2e", "embodied_method", "lifetime_years", "purchase_usd", "purchase_year",
-    "rental_usd_per_gpu_hour", "rental_year", "rental_tiers",
+    "name",
+    "vendor",
+    "kind",
+    "family",
+    "year",
+    "memory_gib",
+    "memory_bandwidth_gb_s",
+    "tdp_w",
+    "idle_w",
+    "measured_max_w",
+    "peak_tflops",
+    "embodied_kgco2e",
+    "embodied_method",
+    "lifetime_years",
+    "purchase_usd",
+    "purchase_year",
+    "rental_usd_per_gpu_hour",
+    "rental_year",
+    "rental_tiers",
 ];
 
 impl Accelerator {

@@ -31,9 +31,8 @@ impl Cfg<'_> {
         Ok(None)
     }
     fn u64(&self, keys: &[&str]) -> Result<u64, CatalogError> {
-        self.opt_u64(keys)?.ok_or_else(|| {
-            CatalogError::invalid(self.file, keys[0], format!("missing: a Hugging Face config needs one of the keys {}", keys.join(" / ")))
-        })
+        self.opt_u64(keys)?
+            .ok_or_else(|| CatalogError::invalid(self.file, keys[0], format!("missing: a Hugging Face config needs one of the keys {}", keys.join(" / "))))
     }
     fn str(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| self.v.get(*k).and_then(Value::as_str))
@@ -60,8 +59,7 @@ fn activation_of(name: Option<&str>, gated: bool) -> Activation {
 /// # Errors
 /// Malformed JSON, or missing essential keys (named with the alternatives).
 pub fn from_hf_config(file: &str, text: &str) -> Result<ModelSpec, CatalogError> {
-    let root: Value = serde_json::from_str(text)
-        .map_err(|e| CatalogError::Parse { file: file.to_string(), message: format!("not valid JSON: {e}") })?;
+    let root: Value = serde_json::from_str(text).map_err(|e| CatalogError::Parse { file: file.to_string(), message: format!("not valid JSON: {e}") })?;
     let Some(v) = root.as_object() else {
         return Err(CatalogError::Parse { file: file.to_string(), message: "expected a JSON object (a Hugging Face config.json)".into() });
     };

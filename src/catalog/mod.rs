@@ -114,21 +114,13 @@ fn raw(kind: Kind, id: &str) -> Result<(String, &'static str), CatalogError> {
     let path = if sub.is_empty() { format!("{id}.toml") } else { format!("{sub}/{id}.toml") };
     match root.get_file(&path).and_then(|f| f.contents_utf8()) {
         Some(text) => Ok((format!("{}/{id}.toml", kind.prefix()), text)),
-        None => Err(CatalogError::UnknownId {
-            kind: kind.noun(),
-            id: id.to_string(),
-            hint: suggest(id, &ids(kind)),
-            list: kind.list_name(),
-        }),
+        None => Err(CatalogError::UnknownId { kind: kind.noun(), id: id.to_string(), hint: suggest(id, &ids(kind)), list: kind.list_name() }),
     }
 }
 
 /// "; did you mean `x`?" for the closest id by edit distance, or "".
 pub(crate) fn suggest(id: &str, candidates: &[String]) -> String {
-    let best = candidates
-        .iter()
-        .map(|c| (levenshtein(id, c), c))
-        .min_by_key(|(d, _)| *d);
+    let best = candidates.iter().map(|c| (levenshtein(id, c), c)).min_by_key(|(d, _)| *d);
     match best {
         Some((d, c)) if d <= 3.max(id.len() / 3) => format!("; did you mean `{c}`?"),
         _ => String::new(),
@@ -208,9 +200,8 @@ pub fn parse_site(id: &str, text: &str) -> Result<Site, CatalogError> {
 /// # Errors
 /// Unknown id, unreadable file, malformed TOML/JSON, missing essential keys.
 pub fn model(id_or_path: &str) -> Result<ModelSpec, CatalogError> {
-    let looks_like_path = id_or_path.contains('/')
-        || id_or_path.contains('\\')
-        || Path::new(id_or_path).extension().is_some_and(|e| e == "json" || e == "toml");
+    let looks_like_path =
+        id_or_path.contains('/') || id_or_path.contains('\\') || Path::new(id_or_path).extension().is_some_and(|e| e == "json" || e == "toml");
     if looks_like_path {
         let path = Path::new(id_or_path);
         let file = id_or_path.to_string();
@@ -240,19 +231,11 @@ pub fn model(id_or_path: &str) -> Result<ModelSpec, CatalogError> {
 
 /// Checks a `[field_sources]` table: every key is a field of the file, every
 /// value cites a year (a 4-digit number 1950–2099).
-pub(crate) fn validate_field_sources(
-    file: &str,
-    sources: &BTreeMap<String, String>,
-    known: &[&str],
-) -> Result<(), CatalogError> {
+pub(crate) fn validate_field_sources(file: &str, sources: &BTreeMap<String, String>, known: &[&str]) -> Result<(), CatalogError> {
     for (k, v) in sources {
         let head = k.split('.').next().unwrap_or(k);
         if !known.contains(&head) {
-            return Err(CatalogError::invalid(
-                file,
-                &format!("field_sources.{k}"),
-                format!("names no field of this file (known: {})", known.join(", ")),
-            ));
+            return Err(CatalogError::invalid(file, &format!("field_sources.{k}"), format!("names no field of this file (known: {})", known.join(", "))));
         }
         if !has_year(v) {
             return Err(CatalogError::invalid(file, &format!("field_sources.{k}"), "source must cite a year (e.g. \"... (2023)\")"));

@@ -149,9 +149,29 @@ fn yes() -> bool {
 }
 
 const FIELDS: &[&str] = &[
-    "name", "arch", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "activation", "vocab",
-    "max_seq_len", "position", "norm", "bias", "tied_embeddings", "params_published", "encoder_layers",
-    "decoder_layers", "type_vocab", "extra_params", "moe", "mla", "training",
+    "name",
+    "arch",
+    "layers",
+    "hidden",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "ffn_hidden",
+    "activation",
+    "vocab",
+    "max_seq_len",
+    "position",
+    "norm",
+    "bias",
+    "tied_embeddings",
+    "params_published",
+    "encoder_layers",
+    "decoder_layers",
+    "type_vocab",
+    "extra_params",
+    "moe",
+    "mla",
+    "training",
 ];
 
 /// Largest dimension accepted anywhere in a model spec (guards overflow and
@@ -193,13 +213,9 @@ impl ModelSpec {
                 }
             }
         }
-        for (f, v) in [
-            ("hidden", self.hidden),
-            ("heads", self.heads),
-            ("ffn_hidden", self.ffn_hidden),
-            ("vocab", self.vocab),
-            ("max_seq_len", self.max_seq_len),
-        ] {
+        for (f, v) in
+            [("hidden", self.hidden), ("heads", self.heads), ("ffn_hidden", self.ffn_hidden), ("vocab", self.vocab), ("max_seq_len", self.max_seq_len)]
+        {
             check_pos(file, f, v as f64, MAX_DIM)?;
         }
         let kv = self.kv_heads();
@@ -272,8 +288,7 @@ impl ModelSpec {
                 Some(r) => h * r as f64 + r as f64 * a * qk,
                 None => h * a * qk,
             };
-            let kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) as f64
-                + m.kv_lora_rank as f64 * a * (m.qk_nope_head_dim + m.v_head_dim) as f64;
+            let kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) as f64 + m.kv_lora_rank as f64 * a * (m.qk_nope_head_dim + m.v_head_dim) as f64;
             let o = a * m.v_head_dim as f64 * h;
             return q + kv + o;
         }

@@ -180,12 +180,7 @@ impl Site {
     /// The primary figure with its basis, year and source.
     #[must_use]
     pub fn primary_grid(&self) -> GridFigure {
-        GridFigure {
-            basis: self.grid_basis,
-            gco2e_per_kwh: self.grid_gco2e_per_kwh,
-            year: self.grid_year,
-            source: self.grid_source.clone(),
-        }
+        GridFigure { basis: self.grid_basis, gco2e_per_kwh: self.grid_gco2e_per_kwh, year: self.grid_year, source: self.grid_source.clone() }
     }
 
     /// The grid figure on `basis`, if the site has one: the primary figure

@@ -71,9 +71,21 @@ pub struct System {
 }
 
 const FIELDS: &[&str] = &[
-    "name", "accelerator", "accelerators_per_node", "year", "node_max_power_w", "node_idle_power_w", "price_usd",
-    "price_year", "embodied_non_accelerator_kgco2e", "embodied_method", "lifetime_years", "intra_node", "inter_node",
-    "host_link_gb_s", "host_memory_gib",
+    "name",
+    "accelerator",
+    "accelerators_per_node",
+    "year",
+    "node_max_power_w",
+    "node_idle_power_w",
+    "price_usd",
+    "price_year",
+    "embodied_non_accelerator_kgco2e",
+    "embodied_method",
+    "lifetime_years",
+    "intra_node",
+    "inter_node",
+    "host_link_gb_s",
+    "host_memory_gib",
 ];
 
 impl System {
@@ -87,8 +99,7 @@ impl System {
         if self.node_idle_power_w >= self.node_max_power_w {
             return Err(CatalogError::invalid(file, "node_idle_power_w", "must be below node_max_power_w"));
         }
-        let acc = super::accelerator(&self.accelerator)
-            .map_err(|e| CatalogError::invalid(file, "accelerator", e.to_string()))?;
+        let acc = super::accelerator(&self.accelerator).map_err(|e| CatalogError::invalid(file, "accelerator", e.to_string()))?;
         let n = f64::from(self.accelerators_per_node);
         if acc.tdp_w * n > self.node_max_power_w {
             return Err(CatalogError::invalid(

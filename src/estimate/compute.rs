@@ -212,7 +212,16 @@ pub fn run(sc: &Scenario) -> Result<Compute, EstimateError> {
     let peak = sc.accelerator.peak(sc.dtype).map_err(|m| EstimateError::Calibration(format!("--dtype {}: {m}", sc.dtype)))?;
     let machine = Machine { device: device_model(sc), network: Network::from_system(sc.system.as_ref(), sc.gpus), peak };
     if let Some(p) = &sc.calibration {
-        sources.push(("device_model".into(), format!("calibration profile of {} ({} verified GEMM results, {} threads, {})", p.device.name, p.results.iter().filter(|r| r.verified).count(), p.device.threads, p.software.backend)));
+        sources.push((
+            "device_model".into(),
+            format!(
+                "calibration profile of {} ({} verified GEMM results, {} threads, {})",
+                p.device.name,
+                p.results.iter().filter(|r| r.verified).count(),
+                p.device.threads,
+                p.software.backend
+            ),
+        ));
     }
     sources.push(("model".into(), format!("{} ({})", sc.model.source, sc.model.source_year)));
     sources.push(("peak".into(), sc.accelerator.source_of("peak_tflops")));

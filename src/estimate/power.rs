@@ -73,7 +73,17 @@ pub fn run(sc: &Scenario, c: &Compute, t: &Timing) -> Result<Power, super::Estim
             Some(MeasuredPower::Total(w)) => w,
             None => unreachable!("checked above"),
         };
-        return Ok(Power { total, accelerators: None, network: None, nameplate: total, measured: true, source: "measured (no power model for this calibrated device)".into(), model: None, inputs: None, notes });
+        return Ok(Power {
+            total,
+            accelerators: None,
+            network: None,
+            nameplate: total,
+            measured: true,
+            source: "measured (no power model for this calibrated device)".into(),
+            model: None,
+            inputs: None,
+            notes,
+        });
     }
     let gpus = sc.gpus as f64;
     let ph = phases(sc, c, t, &mut notes);

@@ -50,7 +50,9 @@ impl Timing {
     #[must_use]
     pub fn source_text(&self) -> String {
         match &self.source {
-            TimeSource::Simulated { .. } => "simulated: step time from the workload, device and network models (src/simulator); MFU = model FLOPs / (GPUs x peak x time)".into(),
+            TimeSource::Simulated { .. } => {
+                "simulated: step time from the workload, device and network models (src/simulator); MFU = model FLOPs / (GPUs x peak x time)".into()
+            }
             TimeSource::Mfu { source, .. } => source.clone(),
             TimeSource::Measured(_) => "measured: model FLOPs / (GPUs x peak x measured time)".into(),
         }

@@ -5,8 +5,8 @@
 use super::footprint::FootprintStage;
 use super::power::Power;
 use super::timing::{TimeSource, Timing};
-use crate::scenario::Scenario;
 use crate::power::{PowerParams, PowerSpread};
+use crate::scenario::Scenario;
 use crate::uncertainty::{monte_carlo, Point, PowerSampler, Spreads, Uncertainty, POWER_DRAWS};
 
 /// Monte Carlo samples per estimate (P5/P95 stable to ~1 % at 4,000).

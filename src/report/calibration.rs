@@ -8,7 +8,14 @@ use std::fmt::Write as _;
 pub fn table(profiles: &[CalibrationProfile], checks: &[(usize, CheckReport)]) -> String {
     let mut s = String::new();
     for p in profiles {
-        let _ = writeln!(s, "device: {} ({:?}, {} threads){}", p.device.name, p.device.kind, p.device.threads, p.device.catalog_id.as_ref().map_or(String::new(), |c| format!(", catalog id {c}")));
+        let _ = writeln!(
+            s,
+            "device: {} ({:?}, {} threads){}",
+            p.device.name,
+            p.device.kind,
+            p.device.threads,
+            p.device.catalog_id.as_ref().map_or(String::new(), |c| format!(", catalog id {c}"))
+        );
         for pk in &p.device.peaks {
             let _ = writeln!(
                 s,
@@ -21,7 +28,11 @@ pub fn table(profiles: &[CalibrationProfile], checks: &[(usize, CheckReport)]) -
             );
         }
         let _ = writeln!(s, "power: {:?} {}", p.power.source, p.power.note);
-        let _ = writeln!(s, "{:<6} {:>6} {:>6} {:>6} {:>10} {:>12} {:>22} {:>6} {:>7} {:>8}", "dtype", "m", "n", "k", "GFLOP/s", "median ms", "95% CI ms", "CV %", "repeats", "verified");
+        let _ = writeln!(
+            s,
+            "{:<6} {:>6} {:>6} {:>6} {:>10} {:>12} {:>22} {:>6} {:>7} {:>8}",
+            "dtype", "m", "n", "k", "GFLOP/s", "median ms", "95% CI ms", "CV %", "repeats", "verified"
+        );
         for r in &p.results {
             let _ = writeln!(
                 s,

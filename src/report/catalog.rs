@@ -11,7 +11,9 @@ pub fn list(kind: Kind) -> Result<String, CatalogError> {
     for id in catalog::ids(kind) {
         let line = match kind {
             Kind::Accelerator => catalog::accelerator(&id).map(|a| format!("{id:<22} {} ({} GiB, {} W)", a.name, a.memory_gib, a.tdp_w))?,
-            Kind::System => catalog::system(&id).map(|s| format!("{id:<22} {} ({} x {}, {} W max)", s.name, s.accelerators_per_node, s.accelerator, s.node_max_power_w))?,
+            Kind::System => {
+                catalog::system(&id).map(|s| format!("{id:<22} {} ({} x {}, {} W max)", s.name, s.accelerators_per_node, s.accelerator, s.node_max_power_w))?
+            }
             Kind::Site => catalog::site(&id).map(|s| format!("{id:<32} {} ({} gCO2e/kWh, PUE {})", s.name, s.grid_gco2e_per_kwh, s.pue))?,
             Kind::Model => catalog::model(&id).map(|m| format!("{id:<24} {} ({} params)", m.name, super::si(m.params().total)))?,
         };

@@ -5,8 +5,8 @@ pub mod calibration;
 pub mod catalog;
 pub mod export;
 pub mod json;
-pub mod plot;
 pub mod markdown;
+pub mod plot;
 pub mod table;
 
 use crate::estimate::Estimate;
@@ -153,45 +153,122 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "n/a".to_string(), f);
     let mut r = vec![
         ("Run", "model".into(), format!("{} ({})", e.model, e.model_name)),
-        ("Run", "hardware".into(), format!("{} x {}{}", e.gpus, e.accelerator, e.system.as_ref().map_or(String::new(), |s| format!(" in {} {s} nodes", e.nodes.unwrap_or(0))))),
+        (
+            "Run",
+            "hardware".into(),
+            format!("{} x {}{}", e.gpus, e.accelerator, e.system.as_ref().map_or(String::new(), |s| format!(" in {} {s} nodes", e.nodes.unwrap_or(0)))),
+        ),
         ("Run", "site".into(), e.site.clone()),
         ("Run", "mode".into(), format!("{:?}", e.mode).to_lowercase()),
-        ("Run", "plan".into(), e.plan.as_ref().map_or_else(|| "none (accounted without a plan)".to_string(), |p| format!(
-            "TP {} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
-            p.tp, p.pp, p.dp,
-            if p.interleave > 1 { format!(" (interleave {})", p.interleave) } else { String::new() },
-            if p.sp { ", SP" } else { "" },
-            p.zero, p.recompute, p.micro_batch, p.global_batch, format!("{:?}", p.chosen_by).to_lowercase()
-        ))),
-        ("Compute", "parameters".into(), format!("{} total, {} active{}", param_count(e.params_total), param_count(e.params_active), if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", param_count(e.params_trainable), e.fine_tune) })),
+        (
+            "Run",
+            "plan".into(),
+            e.plan.as_ref().map_or_else(
+                || "none (accounted without a plan)".to_string(),
+                |p| {
+                    format!(
+                        "TP {} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
+                        p.tp,
+                        p.pp,
+                        p.dp,
+                        if p.interleave > 1 { format!(" (interleave {})", p.interleave) } else { String::new() },
+                        if p.sp { ", SP" } else { "" },
+                        p.zero,
+                        p.recompute,
+                        p.micro_batch,
+                        p.global_batch,
+                        format!("{:?}", p.chosen_by).to_lowercase()
+                    )
+                },
+            ),
+        ),
+        (
+            "Compute",
+            "parameters".into(),
+            format!(
+                "{} total, {} active{}",
+                param_count(e.params_total),
+                param_count(e.params_active),
+                if e.fine_tune == "full" { String::new() } else { format!(", {} trainable ({})", param_count(e.params_trainable), e.fine_tune) }
+            ),
+        ),
         ("Compute", "tokens".into(), opt(e.tokens, &|t| format!("{} (seq len {})", si(t), e.seq_len))),
         ("Compute", "training FLOPs".into(), opt(e.flops_total, &|f| format!("{f:.3e} ({}FLOP/token)", si(e.flops_per_token)))),
-        ("Compute", "MFU".into(), opt(e.mfu, &|m| format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype))),
+        (
+            "Compute",
+            "MFU".into(),
+            opt(e.mfu, &|m| {
+                format!("{:.1} % ({} model TFLOP/s per GPU of {} peak {})", m * 100.0, opt(e.model_tflops_per_gpu, &sig3), sig3(e.peak_tflops_per_gpu), e.dtype)
+            }),
+        ),
         ("Compute", "step time".into(), opt(e.step_time_s, &|s| format!("{} s x {} steps", sig3(s), opt(e.steps, &|n| format!("{n:.0}"))))),
-        ("Compute", "step breakdown".into(), e.breakdown.map_or_else(|| "n/a (no plan to simulate)".to_string(), |b| format!(
-            "compute {} s (recompute {}), TP comm {}, PP comm {}, DP comm {}, EP comm {}, bubble {}, optimizer {} s",
-            sig3(b.compute_s), sig3(b.recompute_s), sig3(b.tp_comm_exposed_s), sig3(b.pp_comm_s), sig3(b.dp_comm_exposed_s), sig3(b.ep_comm_exposed_s), sig3(b.bubble_s), sig3(b.optimizer_s)
-        ))),
-        ("Compute", "memory per GPU".into(), match (e.memory_per_gpu_gib, e.fits_in_memory) {
-            (Some(m), Some(fits)) => format!("{m:.1} / {:.1} GiB ({})", e.memory_capacity_gib, if fits { "fits" } else { "DOES NOT FIT" }),
-            _ => "n/a (no plan)".to_string(),
-        }),
+        (
+            "Compute",
+            "step breakdown".into(),
+            e.breakdown.map_or_else(
+                || "n/a (no plan to simulate)".to_string(),
+                |b| {
+                    format!(
+                        "compute {} s (recompute {}), TP comm {}, PP comm {}, DP comm {}, EP comm {}, bubble {}, optimizer {} s",
+                        sig3(b.compute_s),
+                        sig3(b.recompute_s),
+                        sig3(b.tp_comm_exposed_s),
+                        sig3(b.pp_comm_s),
+                        sig3(b.dp_comm_exposed_s),
+                        sig3(b.ep_comm_exposed_s),
+                        sig3(b.bubble_s),
+                        sig3(b.optimizer_s)
+                    )
+                },
+            ),
+        ),
+        (
+            "Compute",
+            "memory per GPU".into(),
+            match (e.memory_per_gpu_gib, e.fits_in_memory) {
+                (Some(m), Some(fits)) => format!("{m:.1} / {:.1} GiB ({})", e.memory_capacity_gib, if fits { "fits" } else { "DOES NOT FIT" }),
+                _ => "n/a (no plan)".to_string(),
+            },
+        ),
         ("Time", "wall clock".into(), format!("{} h ({} days)", sig3(e.wall_time_h), sig3(e.wall_time_days))),
         ("Time", "GPU-hours".into(), si(e.gpu_hours)),
-        ("Energy", "power".into(), format!("{} W per GPU, {} total (nameplate bound {} W per GPU)", sig3(e.power_per_gpu_w), si_unit(e.power_total_w, "W"), sig3(e.power_nameplate_per_gpu_w))),
+        (
+            "Energy",
+            "power".into(),
+            format!(
+                "{} W per GPU, {} total (nameplate bound {} W per GPU)",
+                sig3(e.power_per_gpu_w),
+                si_unit(e.power_total_w, "W"),
+                sig3(e.power_nameplate_per_gpu_w)
+            ),
+        ),
         ("Energy", "IT energy".into(), si_unit(e.energy_it_kwh * 1000.0, "Wh")),
     ];
     if let Some(p) = &e.power {
-        r.push(("Energy", "  power split".into(), format!(
-            "accelerator {} W (activity {:.2}), node remainder {} W, network {} W per GPU",
-            sig3(p.accelerator_w.value()), p.accelerator_activity, sig3(p.node_rest_w_per_gpu.value()), sig3(p.network_w_per_gpu.value())
-        )));
+        r.push((
+            "Energy",
+            "  power split".into(),
+            format!(
+                "accelerator {} W (activity {:.2}), node remainder {} W, network {} W per GPU",
+                sig3(p.accelerator_w.value()),
+                p.accelerator_activity,
+                sig3(p.node_rest_w_per_gpu.value()),
+                sig3(p.network_w_per_gpu.value())
+            ),
+        ));
     }
     if let (Some(a), Some(n)) = (e.energy_accelerators_kwh, e.energy_node_rest_kwh) {
-        r.push(("Energy", "  of which".into(), format!(
-            "accelerators {}, rest of node {} ({:.0} %), network {}",
-            si_unit(a * 1000.0, "Wh"), si_unit(n * 1000.0, "Wh"), 100.0 * n / e.energy_it_kwh, si_unit(e.energy_network_kwh.unwrap_or(0.0) * 1000.0, "Wh")
-        )));
+        r.push((
+            "Energy",
+            "  of which".into(),
+            format!(
+                "accelerators {}, rest of node {} ({:.0} %), network {}",
+                si_unit(a * 1000.0, "Wh"),
+                si_unit(n * 1000.0, "Wh"),
+                100.0 * n / e.energy_it_kwh,
+                si_unit(e.energy_network_kwh.unwrap_or(0.0) * 1000.0, "Wh")
+            ),
+        ));
     }
     r.extend([
         ("Energy", "facility energy".into(), format!("{} (PUE {})", si_unit(e.energy_facility_kwh * 1000.0, "Wh"), e.pue)),
@@ -199,13 +276,33 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Carbon", "embodied".into(), format!("{} (hardware lifetime {} years)", mass(e.co2e_embodied_kg), e.hardware_lifetime_years)),
         ("Carbon", "total".into(), format!("{} = {} NY-SF round-trip flights = {} car-km", mass(e.co2e_total_kg), sig3(e.flights_ny_sf), si(e.car_km))),
         ("Cost", "rental".into(), opt(e.cost_rental_usd, &|c| format!("{} (at ${:.2}/GPU-hour)", usd(c), e.price_per_gpu_hour_usd.unwrap_or(0.0)))),
-        ("Cost", "owned".into(), opt(e.cost_owned_usd, &|c| format!("{} = capex {} + electricity {} (${}/kWh)", usd(c), usd(e.capex_usd.unwrap_or(0.0)), usd(e.electricity_cost_usd), e.electricity_price_usd_per_kwh))),
-        ("Cost", "owned, amortised".into(), opt(e.cost_owned_amortised_usd, &|c| format!("{} (capex x run time / {} years + electricity)", usd(c), e.hardware_lifetime_years))),
+        (
+            "Cost",
+            "owned".into(),
+            opt(e.cost_owned_usd, &|c| {
+                format!(
+                    "{} = capex {} + electricity {} (${}/kWh)",
+                    usd(c),
+                    usd(e.capex_usd.unwrap_or(0.0)),
+                    usd(e.electricity_cost_usd),
+                    e.electricity_price_usd_per_kwh
+                )
+            }),
+        ),
+        (
+            "Cost",
+            "owned, amortised".into(),
+            opt(e.cost_owned_amortised_usd, &|c| format!("{} (capex x run time / {} years + electricity)", usd(c), e.hardware_lifetime_years)),
+        ),
     ]);
     let u = &e.uncertainty;
     if u.wall_time_h.p95 > u.wall_time_h.p5 * 1.0001 || u.co2e_total_kg.p95 > u.co2e_total_kg.p5 * 1.0001 {
         r.push(("Range (P5-P95)", "wall clock".into(), format!("{} - {} h", sig3(u.wall_time_h.p5), sig3(u.wall_time_h.p95))));
-        r.push(("Range (P5-P95)", "facility energy".into(), format!("{} - {}", si_unit(u.energy_facility_kwh.p5 * 1000.0, "Wh"), si_unit(u.energy_facility_kwh.p95 * 1000.0, "Wh"))));
+        r.push((
+            "Range (P5-P95)",
+            "facility energy".into(),
+            format!("{} - {}", si_unit(u.energy_facility_kwh.p5 * 1000.0, "Wh"), si_unit(u.energy_facility_kwh.p95 * 1000.0, "Wh")),
+        ));
         r.push(("Range (P5-P95)", "CO2e total".into(), format!("{} - {}", mass(u.co2e_total_kg.p5), mass(u.co2e_total_kg.p95))));
         if let Some(c) = u.cost_rental_usd {
             r.push(("Range (P5-P95)", "rental".into(), format!("{} - {}", usd(c.p5), usd(c.p95))));

@@ -73,12 +73,7 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d((0..2).into_segmented(), 0.0..ymax)
         .map_err(err)?;
-    c.configure_mesh()
-        .disable_x_mesh()
-        .x_labels(3)
-        .x_label_formatter(&|v| seg_label(v, &bars.map(|b| b.0)))
-        .draw()
-        .map_err(err)?;
+    c.configure_mesh().disable_x_mesh().x_labels(3).x_label_formatter(&|v| seg_label(v, &bars.map(|b| b.0))).draw().map_err(err)?;
     c.draw_series(bars.iter().enumerate().map(|(i, b)| {
         let i = i32::try_from(i).unwrap_or(0);
         bar(i, b.1, b.2.mix(0.7).filled())
@@ -98,18 +93,8 @@ where
         .build_cartesian_2d((0..2).into_segmented(), 0.0..ymax)
         .map_err(err)?;
     let labels = ["operational", "embodied", "total"];
-    c.configure_mesh()
-        .disable_x_mesh()
-        .x_labels(3)
-        .x_label_formatter(&|v| seg_label(v, &labels))
-        .draw()
-        .map_err(err)?;
-    c.draw_series([
-        bar(0, op, RED.mix(0.6).filled()),
-        bar(1, emb, BLACK.mix(0.4).filled()),
-        bar(2, op + emb, GREEN.mix(0.6).filled()),
-    ])
-    .map_err(err)?;
+    c.configure_mesh().disable_x_mesh().x_labels(3).x_label_formatter(&|v| seg_label(v, &labels)).draw().map_err(err)?;
+    c.draw_series([bar(0, op, RED.mix(0.6).filled()), bar(1, emb, BLACK.mix(0.4).filled()), bar(2, op + emb, GREEN.mix(0.6).filled())]).map_err(err)?;
     let whisker = |y: f64| PathElement::new(vec![(SegmentValue::Exact(2), y), (SegmentValue::Exact(3), y)], BLACK.stroke_width(2));
     c.draw_series([whisker(u.p5 / 1000.0), whisker(u.p95 / 1000.0)]).map_err(err)?;
     root.present().map_err(err)?;

@@ -254,7 +254,10 @@ impl ScenarioInput {
         let keys = known_keys();
         for k in table.keys() {
             if !keys.contains(k) {
-                return Err(err(format!("unknown field `{k}`{}; the fields are the estimate flags without `--`, in snake_case (see `flopprint estimate --help`)", crate::catalog::suggest(k, &keys))));
+                return Err(err(format!(
+                    "unknown field `{k}`{}; the fields are the estimate flags without `--`, in snake_case (see `flopprint estimate --help`)",
+                    crate::catalog::suggest(k, &keys)
+                )));
             }
         }
         toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))

@@ -267,27 +267,41 @@ impl ScenarioInput {
         let mut notes = Vec::new();
         let mut defaulted = defaulted;
         let (m, h, p, s, pr, me) = (&self.model, &self.hardware, &self.plan, &self.site, &self.pricing, &self.measured);
-        let model_id = m.model.as_deref().ok_or_else(|| ScenarioError::Missing("no model: give --model ID|PATH or `model = \"...\"` in the scenario file (see `flopprint list models`)".into()))?;
+        let model_id = m.model.as_deref().ok_or_else(|| {
+            ScenarioError::Missing("no model: give --model ID|PATH or `model = \"...\"` in the scenario file (see `flopprint list models`)".into())
+        })?;
         let model = catalog::model(model_id)?;
-        let calibration = h
-            .calibration
-            .as_deref()
-            .map(crate::calibrate::local::load)
-            .transpose()
-            .map_err(|msg| ScenarioError::Value { flag: "--calibration".into(), value: h.calibration.clone().unwrap_or_default(), message: msg })?;
+        let calibration = h.calibration.as_deref().map(crate::calibrate::local::load).transpose().map_err(|msg| ScenarioError::Value {
+            flag: "--calibration".into(),
+            value: h.calibration.clone().unwrap_or_default(),
+            message: msg,
+        })?;
         let local = h.system.as_deref() == Some("local");
         if local && calibration.is_none() {
-            return Err(ScenarioError::Missing("--system local needs --calibration FILE: measure this machine with `flopprint calibrate --out FILE` first".into()));
+            return Err(ScenarioError::Missing(
+                "--system local needs --calibration FILE: measure this machine with `flopprint calibrate --out FILE` first".into(),
+            ));
         }
         let system = if local { None } else { h.system.as_deref().map(catalog::system).transpose()? };
         let accelerator = match (&system, h.accelerator.as_deref(), &calibration) {
-            (_, _, Some(p)) if local => crate::calibrate::local::accelerator(p).map_err(|msg| ScenarioError::Value { flag: "--calibration".into(), value: h.calibration.clone().unwrap_or_default(), message: msg })?,
+            (_, _, Some(p)) if local => crate::calibrate::local::accelerator(p).map_err(|msg| ScenarioError::Value {
+                flag: "--calibration".into(),
+                value: h.calibration.clone().unwrap_or_default(),
+                message: msg,
+            })?,
             (Some(s), Some(a), _) if a != s.accelerator => {
-                return Err(ScenarioError::Conflict(format!("--accelerator {a} conflicts with --system {} (which holds {}); give one of them", s.id, s.accelerator)))
+                return Err(ScenarioError::Conflict(format!(
+                    "--accelerator {a} conflicts with --system {} (which holds {}); give one of them",
+                    s.id, s.accelerator
+                )))
             }
             (Some(s), _, _) => catalog::accelerator(&s.accelerator)?,
             (None, Some(a), _) => catalog::accelerator(a)?,
-            (None, None, _) => return Err(ScenarioError::Missing("no hardware: give --system ID (a node, e.g. dgx-a100-80gb) or --accelerator ID (see `flopprint list systems` / `list hardware`)".into())),
+            (None, None, _) => {
+                return Err(ScenarioError::Missing(
+                    "no hardware: give --system ID (a node, e.g. dgx-a100-80gb) or --accelerator ID (see `flopprint list systems` / `list hardware`)".into(),
+                ))
+            }
         };
         if let (Some(p), false) = (&calibration, local) {
             match &p.device.catalog_id {
@@ -309,7 +323,11 @@ impl ScenarioInput {
             (Some(s), Some(n), Some(g)) => {
                 let per = u64::from(s.accelerators_per_node);
                 if n.checked_mul(per) != Some(g) {
-                    return Err(ScenarioError::Conflict(format!("--nodes {n} x {per} accelerators per {} node = {} but --gpus {g}; give one of them", s.id, n.saturating_mul(per))));
+                    return Err(ScenarioError::Conflict(format!(
+                        "--nodes {n} x {per} accelerators per {} node = {} but --gpus {g}; give one of them",
+                        s.id,
+                        n.saturating_mul(per)
+                    )));
                 }
                 (g, Some(n))
             }
@@ -338,11 +356,18 @@ impl ScenarioInput {
             notes.push(Note::DefaultDropped { field: "tokens", why: "an accounted run's tokens come only from the user (give --tokens for FLOPs and MFU)" });
         }
         if measured_time.is_none() && tokens.is_none() {
-            return Err(ScenarioError::Missing("no --tokens: a prediction needs the number of training tokens (e.g. --tokens 300B); or give measured --hours / --gpu-hours to account a run".into()));
+            return Err(ScenarioError::Missing(
+                "no --tokens: a prediction needs the number of training tokens (e.g. --tokens 300B); or give measured --hours / --gpu-hours to account a run"
+                    .into(),
+            ));
         }
         let seq_len = m.seq_len.or_else(|| model.training.as_ref().and_then(|t| t.seq_len)).unwrap_or(model.max_seq_len);
         if seq_len > model.max_seq_len && model.position == catalog::Position::Learned {
-            return Err(ScenarioError::Value { flag: "--seq-len".into(), value: seq_len.to_string(), message: format!("exceeds the model's {} learned positions", model.max_seq_len) });
+            return Err(ScenarioError::Value {
+                flag: "--seq-len".into(),
+                value: seq_len.to_string(),
+                message: format!("exceeds the model's {} learned positions", model.max_seq_len),
+            });
         }
         // dtype: the user's must be supported; a default falls back
         let dtype_is_users = p.dtype.is_some() && !defaulted.iter().any(|f| f == "dtype");
@@ -353,11 +378,12 @@ impl ScenarioInput {
             }
             d => {
                 let want = d.unwrap_or(Dtype::Bf16);
-                let chosen = [want, Dtype::Bf16, Dtype::Fp16, Dtype::Fp32].into_iter().find(|d| accelerator.peak(*d).is_ok()).ok_or_else(|| ScenarioError::Value {
-                    flag: "--dtype".into(),
-                    value: want.to_string(),
-                    message: format!("{} lists no bf16, fp16 or fp32 peak; give --dtype", accelerator.id),
-                })?;
+                let chosen =
+                    [want, Dtype::Bf16, Dtype::Fp16, Dtype::Fp32].into_iter().find(|d| accelerator.peak(*d).is_ok()).ok_or_else(|| ScenarioError::Value {
+                        flag: "--dtype".into(),
+                        value: want.to_string(),
+                        message: format!("{} lists no bf16, fp16 or fp32 peak; give --dtype", accelerator.id),
+                    })?;
                 if chosen != want {
                     notes.push(Note::DtypeFallback { from: want.to_string(), to: chosen.to_string(), accelerator: accelerator.id.clone() });
                 }
@@ -394,7 +420,10 @@ impl ScenarioInput {
             },
             grid: match s.grid_intensity {
                 Some(v) => Sourced::new(GramsPerKwh::new(v), "--grid-intensity"),
-                None => Sourced::new(figure.grid(), format!("site {}, {} basis: {} ({}; licence {})", site.id, figure.basis, figure.source, figure.year, site.grid_licence)),
+                None => Sourced::new(
+                    figure.grid(),
+                    format!("site {}, {} basis: {} ({}; licence {})", site.id, figure.basis, figure.source, figure.year, site.grid_licence),
+                ),
             },
             electricity: match s.electricity_price {
                 Some(v) => Sourced::new(UsdPerKwh::new(v), "--electricity-price"),
@@ -425,7 +454,16 @@ impl ScenarioInput {
             batch,
             dtype,
             fine_tune,
-            plan: PlanRequest { tp: p.tp, pp: p.pp, interleave: p.interleave, sp: p.sp, ep: p.ep, zero: p.zero, recompute: p.recompute, micro_batch: p.micro_batch },
+            plan: PlanRequest {
+                tp: p.tp,
+                pp: p.pp,
+                interleave: p.interleave,
+                sp: p.sp,
+                ep: p.ep,
+                zero: p.zero,
+                recompute: p.recompute,
+                micro_batch: p.micro_batch,
+            },
             throughput,
             measured_time,
             measured_power,

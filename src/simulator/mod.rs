@@ -33,9 +33,9 @@
 pub mod device;
 pub mod network;
 
+pub use crate::memory::Offload;
 pub use device::{AnalyticDevice, DeviceModel, ProfileDevice};
 pub use network::{Layout, Network};
-pub use crate::memory::Offload;
 
 use crate::units::{Bytes, Seconds};
 use crate::workload::{Collective, CommRole, Group, Op, OpKind, Workload};
@@ -294,10 +294,14 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             let window = if *role == CommRole::Overlappable { bwd_window } else { fwd_window };
             dp_exposed += if self.options.dp_overlap { (t * frac).max(t - window) } else { t };
         }
-        let optimizer: f64 = w.optimizer.iter().map(|o| match *o {
-            Op::Mem { bytes, .. } => self.device.mem_time(bytes).value(),
-            _ => 0.0,
-        }).fold(0.0, |a, x| a + x);
+        let optimizer: f64 = w
+            .optimizer
+            .iter()
+            .map(|o| match *o {
+                Op::Mem { bytes, .. } => self.device.mem_time(bytes).value(),
+                _ => 0.0,
+            })
+            .fold(0.0, |a, x| a + x);
         let compute = m * stage.compute();
         // once per step: optimizer states in and out, updated weights out
         let o = self.options.offload;
@@ -318,7 +322,17 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             offload_exposed_s: m * offload_mb + offload_step,
             step_time_s: 0.0,
         };
-        Breakdown { step_time_s: b.compute_s + b.tp_comm_exposed_s + b.ep_comm_exposed_s + b.pp_comm_s + b.dp_comm_exposed_s + b.bubble_s + b.optimizer_s + b.offload_exposed_s, ..b }
+        Breakdown {
+            step_time_s: b.compute_s
+                + b.tp_comm_exposed_s
+                + b.ep_comm_exposed_s
+                + b.pp_comm_s
+                + b.dp_comm_exposed_s
+                + b.bubble_s
+                + b.optimizer_s
+                + b.offload_exposed_s,
+            ..b
+        }
     }
 
     /// Step time.

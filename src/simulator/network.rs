@@ -95,9 +95,13 @@ impl Network {
                 let inter = s.inter_node.as_ref();
                 Self {
                     gpus_per_node: n,
-                    intra_bw: intra.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTRA_GB_S * 1e9, super::super::units::BytesPerSec::value) * NVLINK_EFFICIENCY,
+                    intra_bw: intra.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTRA_GB_S * 1e9, super::super::units::BytesPerSec::value)
+                        * NVLINK_EFFICIENCY,
                     intra_latency: intra.map_or(5e-6, |l| l.latency().value()),
-                    inter_bw: inter.and_then(crate::catalog::Link::bandwidth).map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, super::super::units::BytesPerSec::value) * NIC_EFFICIENCY,
+                    inter_bw: inter
+                        .and_then(crate::catalog::Link::bandwidth)
+                        .map_or(FALLBACK_INTER_GBIT_S * 1e9 / 8.0, super::super::units::BytesPerSec::value)
+                        * NIC_EFFICIENCY,
                     inter_latency: inter.map_or(5e-6, |l| l.latency().value()),
                     host_bw: s.host_link_gb_s.map_or(0.0, |b| b * 1e9 * HOST_LINK_EFFICIENCY),
                     host_memory_per_gpu: s.host_memory_gib.map_or(0.0, |m| m * 1024f64.powi(3) / n as f64),
@@ -140,7 +144,11 @@ impl Network {
     /// Seconds to move `bytes` over the host link (0 without one).
     #[must_use]
     pub fn host_time(&self, bytes: f64) -> f64 {
-        if self.host_bw > 0.0 { bytes / self.host_bw } else { 0.0 }
+        if self.host_bw > 0.0 {
+            bytes / self.host_bw
+        } else {
+            0.0
+        }
     }
 
     /// Time of one collective of `bytes` in group `g`.
@@ -154,11 +162,7 @@ impl Network {
         let nf = n as f64;
         let intra = k >= n;
         let node = self.gpus_per_node as f64;
-        let (bw, alpha) = if intra {
-            (self.intra_bw, self.intra_latency)
-        } else {
-            (self.intra_bw.min(self.inter_bw * k as f64 / node), self.inter_latency)
-        };
+        let (bw, alpha) = if intra { (self.intra_bw, self.intra_latency) } else { (self.intra_bw.min(self.inter_bw * k as f64 / node), self.inter_latency) };
         // one GPU's share of its node's NICs when every GPU talks at once
         let nic_per_gpu = (self.inter_bw / node).min(self.intra_bw);
         let t = match coll {

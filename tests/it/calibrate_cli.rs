@@ -33,7 +33,23 @@ fn calibrate_writes_a_verified_profile_that_estimate_uses() {
 
     let p = prof.to_str().unwrap();
     let est = flopprint()
-        .args(["estimate", "--system", "local", "--calibration", p, "--model", "gpt2-small", "--tokens", "10M", "--dtype", "fp32", "--power-per-gpu", "120", "--format", "json"])
+        .args([
+            "estimate",
+            "--system",
+            "local",
+            "--calibration",
+            p,
+            "--model",
+            "gpt2-small",
+            "--tokens",
+            "10M",
+            "--dtype",
+            "fp32",
+            "--power-per-gpu",
+            "120",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(est.status.success(), "{}", String::from_utf8_lossy(&est.stderr));
@@ -44,7 +60,8 @@ fn calibrate_writes_a_verified_profile_that_estimate_uses() {
     assert!(mfu > 0.0 && mfu <= 1.0);
 
     // a profile of another device does not silently calibrate an A100
-    let bad = flopprint().args(["estimate", "--accelerator", "a100-sxm4-80gb", "--calibration", p, "--model", "gpt2-small", "--tokens", "1B"]).output().unwrap();
+    let bad =
+        flopprint().args(["estimate", "--accelerator", "a100-sxm4-80gb", "--calibration", p, "--model", "gpt2-small", "--tokens", "1B"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--calibration measured"));
 }
@@ -54,7 +71,8 @@ fn local_system_needs_a_profile() {
     let out = flopprint().args(["estimate", "--system", "local", "--model", "gpt2-small", "--tokens", "1B"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--system local needs --calibration FILE"));
-    let out = flopprint().args(["estimate", "--system", "local", "--calibration", "/no/such.json", "--model", "gpt2-small", "--tokens", "1B"]).output().unwrap();
+    let out =
+        flopprint().args(["estimate", "--system", "local", "--calibration", "/no/such.json", "--model", "gpt2-small", "--tokens", "1B"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--calibration /no/such.json"));
 }
 

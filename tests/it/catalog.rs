@@ -14,10 +14,75 @@ fn every_catalog_file_loads_and_validates() {
 #[test]
 fn required_ids_exist() {
     let need = [
-        (Kind::Accelerator, &["v100-sxm2-16gb", "v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "mi300x", "tpu-v3", "tpu-v4", "p100-sxm2", "rtx-4090", "epyc-7763", "v100-sxm3-32gb", "mi325x", "tpu-v5p", "tpu-v6e", "trainium2"][..]),
+        (
+            Kind::Accelerator,
+            &[
+                "v100-sxm2-16gb",
+                "v100-sxm2-32gb",
+                "a100-sxm4-40gb",
+                "a100-sxm4-80gb",
+                "h100-sxm5-80gb",
+                "h200-sxm-141gb",
+                "b200",
+                "mi300x",
+                "tpu-v3",
+                "tpu-v4",
+                "p100-sxm2",
+                "rtx-4090",
+                "epyc-7763",
+                "v100-sxm3-32gb",
+                "mi325x",
+                "tpu-v5p",
+                "tpu-v6e",
+                "trainium2",
+            ][..],
+        ),
         (Kind::System, &["dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-b200", "dgx-1-v100", "dgx-2-v100", "tpu-v3-host", "tpu-v4-host"][..]),
-        (Kind::Site, &["world", "us-average", "france", "germany", "quebec", "china", "india", "sweden", "norway", "uk", "japan", "us-east-1-virginia", "azure-swedencentral"][..]),
-        (Kind::Model, &["gpt3-175b", "bert-base", "bert-large", "xlm-roberta-large", "xlnet-large", "bloom-176b", "glm-130b", "mt-nlg-530b", "nemo-megatron-gpt-20b", "cohere-command-r-35b", "opt-175b", "t5-11b", "palm-540b", "llama2-7b", "llama2-70b", "llama3.1-405b", "mixtral-8x7b", "deepseek-v3", "megatron-22b", "megatron-175b", "megatron-530b", "megatron-1t"][..]),
+        (
+            Kind::Site,
+            &[
+                "world",
+                "us-average",
+                "france",
+                "germany",
+                "quebec",
+                "china",
+                "india",
+                "sweden",
+                "norway",
+                "uk",
+                "japan",
+                "us-east-1-virginia",
+                "azure-swedencentral",
+            ][..],
+        ),
+        (
+            Kind::Model,
+            &[
+                "gpt3-175b",
+                "bert-base",
+                "bert-large",
+                "xlm-roberta-large",
+                "xlnet-large",
+                "bloom-176b",
+                "glm-130b",
+                "mt-nlg-530b",
+                "nemo-megatron-gpt-20b",
+                "cohere-command-r-35b",
+                "opt-175b",
+                "t5-11b",
+                "palm-540b",
+                "llama2-7b",
+                "llama2-70b",
+                "llama3.1-405b",
+                "mixtral-8x7b",
+                "deepseek-v3",
+                "megatron-22b",
+                "megatron-175b",
+                "megatron-530b",
+                "megatron-1t",
+            ][..],
+        ),
     ];
     for (kind, ids) in need {
         let have = catalog::ids(kind);
@@ -40,7 +105,20 @@ fn dgx_a100_matches_its_datasheet() {
 /// that publishes one and whose architecture the schema expresses).
 #[test]
 fn published_parameter_counts_within_one_percent() {
-    for id in ["gpt3-175b", "llama2-70b", "llama2-7b", "bloom-176b", "mixtral-8x7b", "opt-175b", "palm-540b", "mt-nlg-530b", "llama3.1-405b", "deepseek-v3", "bert-base", "gpt2-small"] {
+    for id in [
+        "gpt3-175b",
+        "llama2-70b",
+        "llama2-7b",
+        "bloom-176b",
+        "mixtral-8x7b",
+        "opt-175b",
+        "palm-540b",
+        "mt-nlg-530b",
+        "llama3.1-405b",
+        "deepseek-v3",
+        "bert-base",
+        "gpt2-small",
+    ] {
         let m = catalog::model(id).unwrap();
         let p = m.params();
         let published = m.params_published.expect("published count");

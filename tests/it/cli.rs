@@ -37,10 +37,27 @@ fn estimate_with_no_arguments_prints_the_default_scenario() {
 fn json_contract_has_every_documented_field() {
     let v = json(&["estimate"]);
     for k in [
-        "params_total", "params_active", "tokens", "flops_total", "flops_per_token", "step_time_s", "mfu",
-        "model_tflops_per_gpu", "wall_time_h", "gpu_hours", "energy_it_kwh", "energy_facility_kwh",
-        "co2e_operational_kg", "co2e_embodied_kg", "co2e_total_kg", "cost_rental_usd", "capex_usd",
-        "cost_owned_usd", "memory_per_gpu_gib", "fits_in_memory", "flights_ny_sf",
+        "params_total",
+        "params_active",
+        "tokens",
+        "flops_total",
+        "flops_per_token",
+        "step_time_s",
+        "mfu",
+        "model_tflops_per_gpu",
+        "wall_time_h",
+        "gpu_hours",
+        "energy_it_kwh",
+        "energy_facility_kwh",
+        "co2e_operational_kg",
+        "co2e_embodied_kg",
+        "co2e_total_kg",
+        "cost_rental_usd",
+        "capex_usd",
+        "cost_owned_usd",
+        "memory_per_gpu_gib",
+        "fits_in_memory",
+        "flights_ny_sf",
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
@@ -271,7 +288,25 @@ fn estimates_carry_p5_p50_p95_ranges() {
 
 #[test]
 fn sp_flag_takes_an_optional_value() {
-    let base = ["estimate", "--model", "megatron-175b", "--system", "dgx-a100-80gb", "--gpus", "64", "--tp", "8", "--pp", "8", "--global-batch", "64", "--tokens", "1B", "--recompute", "full"];
+    let base = [
+        "estimate",
+        "--model",
+        "megatron-175b",
+        "--system",
+        "dgx-a100-80gb",
+        "--gpus",
+        "64",
+        "--tp",
+        "8",
+        "--pp",
+        "8",
+        "--global-batch",
+        "64",
+        "--tokens",
+        "1B",
+        "--recompute",
+        "full",
+    ];
     let on = json(&[&base[..], &["--sp"]].concat());
     let off = json(&[&base[..], &["--sp", "false"]].concat());
     assert_eq!(on["plan"]["sp"], true);
@@ -294,27 +329,91 @@ fn default_dtype_falls_back_where_the_hardware_has_no_bf16() {
 fn accounting_needs_no_feasible_plan() {
     // GPT-3 on 10,000 V100 (Patterson et al. 2021 Table 4): no plan fits the
     // default batch exactly, and none is needed to account the run
-    let v = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--power-per-gpu", "330", "--pue", "1.1", "--grid-intensity", "429"]);
+    let v = json(&[
+        "estimate",
+        "--model",
+        "gpt3-175b",
+        "--accelerator",
+        "v100-sxm2-32gb",
+        "--dtype",
+        "fp16",
+        "--gpus",
+        "10000",
+        "--hours",
+        "355.2",
+        "--power-per-gpu",
+        "330",
+        "--pue",
+        "1.1",
+        "--grid-intensity",
+        "429",
+    ]);
     assert_eq!(v["mode"], "account");
     let mwh = num(&v, "energy_facility_kwh") / 1000.0;
     // 10,000 x 330 W x 355.2 h x 1.1 = 1,289 MWh (Patterson: 1,287 MWh)
     assert!((mwh - 1289.4).abs() < 1.0, "{mwh}");
     // an impossible plan (TP 3 does not divide 96 heads) still accounts, with a note
-    let w = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--tp", "3", "--pp", "1"]);
+    let w = json(&[
+        "estimate",
+        "--model",
+        "gpt3-175b",
+        "--accelerator",
+        "v100-sxm2-32gb",
+        "--dtype",
+        "fp16",
+        "--gpus",
+        "10000",
+        "--hours",
+        "355.2",
+        "--tp",
+        "3",
+        "--pp",
+        "1",
+    ]);
     assert!(w["plan"].is_null());
     assert!(w["notes"].to_string().contains("no parallel plan could be built"));
 }
 
 #[test]
 fn batch_in_tokens_and_indivisible_batches_round_with_a_note() {
-    let v = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--nodes", "256", "--tokens", "10B", "--seq-len", "2048", "--global-batch-tokens", "4M"]);
+    let v = json(&[
+        "estimate",
+        "--model",
+        "llama2-7b",
+        "--system",
+        "dgx-a100-80gb",
+        "--nodes",
+        "256",
+        "--tokens",
+        "10B",
+        "--seq-len",
+        "2048",
+        "--global-batch-tokens",
+        "4M",
+    ]);
     let notes = v["notes"].to_string();
     assert!(notes.contains("1953 sequences of 2048"), "{notes}");
     let g = v["plan"]["global_batch"].as_u64().unwrap();
     let dp = v["plan"]["dp"].as_u64().unwrap() * v["plan"]["micro_batch"].as_u64().unwrap();
     assert_eq!(g % dp, 0);
     assert!(g.abs_diff(1953) <= 1953 / 4, "{g}");
-    let u = json(&["estimate", "--model", "llama2-7b", "--system", "dgx-a100-80gb", "--tp", "2", "--pp", "1", "--global-batch", "100", "--micro-batch", "3", "--tokens", "1B"]);
+    let u = json(&[
+        "estimate",
+        "--model",
+        "llama2-7b",
+        "--system",
+        "dgx-a100-80gb",
+        "--tp",
+        "2",
+        "--pp",
+        "1",
+        "--global-batch",
+        "100",
+        "--micro-batch",
+        "3",
+        "--tokens",
+        "1B",
+    ]);
     assert_eq!(u["plan"]["global_batch"], 96);
     assert!(u["notes"].to_string().contains("global batch 100 rounded to 96"));
 }
@@ -332,7 +431,28 @@ fn accounting_takes_tokens_only_from_the_user_and_never_prints_mfu_above_one() {
 #[test]
 fn absurd_sizes_are_errors_not_wraps() {
     fails_with(&["estimate", "--model", "gpt2-small", "--accelerator", "h100-sxm5-80gb", "--tokens", "1B", "--seq-len", "10000000"], "--seq-len");
-    let out = flopprint().args(["estimate", "--model", "llama3-8b", "--accelerator", "h100-sxm5-80gb", "--gpus", "1", "--tokens", "1B", "--seq-len", "10000000", "--micro-batch", "1000000", "--tp", "1", "--pp", "1"]).output().unwrap();
+    let out = flopprint()
+        .args([
+            "estimate",
+            "--model",
+            "llama3-8b",
+            "--accelerator",
+            "h100-sxm5-80gb",
+            "--gpus",
+            "1",
+            "--tokens",
+            "1B",
+            "--seq-len",
+            "10000000",
+            "--micro-batch",
+            "1000000",
+            "--tp",
+            "1",
+            "--pp",
+            "1",
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
@@ -362,7 +482,25 @@ fn many_nodes_with_little_work_each_draw_less_per_node() {
 #[test]
 fn measured_power_overrides_the_model_exactly() {
     // Patterson et al. 2021 Table 4, GPT-3: 10,000 V100, 355.2 h... 330 W per GPU incl. host
-    let v = json(&["estimate", "--model", "gpt3-175b", "--accelerator", "v100-sxm2-32gb", "--dtype", "fp16", "--gpus", "10000", "--hours", "355.2", "--power-per-gpu", "330", "--pue", "1.1", "--grid-intensity", "429"]);
+    let v = json(&[
+        "estimate",
+        "--model",
+        "gpt3-175b",
+        "--accelerator",
+        "v100-sxm2-32gb",
+        "--dtype",
+        "fp16",
+        "--gpus",
+        "10000",
+        "--hours",
+        "355.2",
+        "--power-per-gpu",
+        "330",
+        "--pue",
+        "1.1",
+        "--grid-intensity",
+        "429",
+    ]);
     assert_eq!(num(&v, "power_per_gpu_w"), 330.0);
     let t = num(&v, "co2e_operational_kg") / 1000.0;
     // 10,000 x 330 W x 355.2 h x 1.1 x 429 g/kWh = 553 tCO2e (Patterson: 552)

@@ -2,9 +2,9 @@
 //!
 //! Regenerate them with `FLOPPRINT_BLESS=1 cargo test --test it seed::`.
 
-use flopprint::scenario::{input_with_defaults, ScenarioInput};
 use flopprint::estimate::{estimate, Estimate};
 use flopprint::report::{exporter, usd, Format};
+use flopprint::scenario::{input_with_defaults, ScenarioInput};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -31,14 +31,8 @@ fn check(file: &str, text: &str, mismatches: &mut Vec<String>) {
     }
 }
 
-const SCENARIOS: &[&str] = &[
-    "mt-nlg-530b",
-    "strubell-bert-base",
-    "llama2-7b-pretrain",
-    "llama2-7b-finetune-full",
-    "llama2-7b-finetune-lora",
-    "bert-large-finetune-rtx4090",
-];
+const SCENARIOS: &[&str] =
+    &["mt-nlg-530b", "strubell-bert-base", "llama2-7b-pretrain", "llama2-7b-finetune-full", "llama2-7b-finetune-lora", "bert-large-finetune-rtx4090"];
 
 #[test]
 fn committed_seed_reports_match_the_code() {
@@ -53,7 +47,10 @@ fn committed_seed_reports_match_the_code() {
     check("finetune-vs-pretrain.md", &side_by_side(), &mut mismatches);
     let svg = flopprint::report::plot::render(&run("mt-nlg-530b"), flopprint::report::plot::PlotFormat::Svg).unwrap();
     check("mt-nlg-530b.svg", &String::from_utf8(svg).unwrap(), &mut mismatches);
-    assert!(mismatches.is_empty(), "reports/seed out of date: {mismatches:?}; regenerate with `FLOPPRINT_BLESS=1 cargo test --test it seed::` and review the diff");
+    assert!(
+        mismatches.is_empty(),
+        "reports/seed out of date: {mismatches:?}; regenerate with `FLOPPRINT_BLESS=1 cargo test --test it seed::` and review the diff"
+    );
 }
 
 fn side_by_side() -> String {

@@ -8,7 +8,8 @@ fn bin() -> Command {
     Command::cargo_bin("flopprint").unwrap()
 }
 
-const A530: [&str; 12] = ["--model", "megatron-530b", "--system", "dgx-a100-80gb", "--gpus", "280", "--global-batch", "280", "--tokens", "270B", "--dtype", "fp16"];
+const A530: [&str; 12] =
+    ["--model", "megatron-530b", "--system", "dgx-a100-80gb", "--gpus", "280", "--global-batch", "280", "--tokens", "270B", "--dtype", "fp16"];
 
 #[test]
 fn estimate_json_has_breakdown_and_utilisation() {
@@ -48,7 +49,26 @@ fn bad_plans_are_clear_errors() {
 
 #[test]
 fn plan_json_ranks_feasible_configs() {
-    let out = bin().args(["plan", "--model", "mt-nlg-530b", "--system", "dgx-a100-80gb", "--gpus", "5128", "--global-batch", "2520", "--dtype", "fp16", "--top", "3", "--format", "json"]).output().unwrap();
+    let out = bin()
+        .args([
+            "plan",
+            "--model",
+            "mt-nlg-530b",
+            "--system",
+            "dgx-a100-80gb",
+            "--gpus",
+            "5128",
+            "--global-batch",
+            "2520",
+            "--dtype",
+            "fp16",
+            "--top",
+            "3",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let evaluated = v["configs_evaluated"].as_u64().unwrap();
@@ -66,12 +86,17 @@ fn plan_json_ranks_feasible_configs() {
 
 #[test]
 fn plan_works_for_moe_and_hopper() {
-    bin().args(["plan", "--model", "mixtral-8x7b", "--system", "dgx-h100", "--gpus", "64", "--global-batch", "256", "--seq-len", "4096", "--top", "2"]).assert().success().stdout(predicate::str::contains("feasible"));
+    bin()
+        .args(["plan", "--model", "mixtral-8x7b", "--system", "dgx-h100", "--gpus", "64", "--global-batch", "256", "--seq-len", "4096", "--top", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("feasible"));
 }
 
 #[test]
 fn plan_with_nothing_fitting_says_so() {
-    bin().args(["plan", "--model", "megatron-1t", "--system", "dgx-a100-80gb", "--gpus", "8", "--global-batch", "8", "--format", "json"])
+    bin()
+        .args(["plan", "--model", "megatron-1t", "--system", "dgx-a100-80gb", "--gpus", "8", "--global-batch", "8", "--format", "json"])
         .assert()
         .success()
         .stdout(predicate::str::contains("\"configs_feasible\": 0"))

@@ -74,8 +74,17 @@ fn korthikanti_table5_iteration_times() {
             errs.push(err.abs());
             println!(
                 "{:<15} {:<8} {:>8.2}s {:>8.2}s {:>+6.1}%  {:.2}/{:.2}/{:.2}/{:.2}/{:.2}/{:.3}",
-                r.model, if seqsel { "sp+sel" } else { "full" }, b.step_time_s, published, err * 100.0,
-                b.compute_s, b.recompute_s, b.tp_comm_exposed_s, b.pp_comm_s, b.bubble_s, b.optimizer_s
+                r.model,
+                if seqsel { "sp+sel" } else { "full" },
+                b.step_time_s,
+                published,
+                err * 100.0,
+                b.compute_s,
+                b.recompute_s,
+                b.tp_comm_exposed_s,
+                b.pp_comm_s,
+                b.bubble_s,
+                b.optimizer_s
             );
         }
     }
@@ -113,7 +122,11 @@ fn korthikanti_figure1_memory() {
         let e = |a: f64, b: f64| (a - b) / b;
         println!(
             "{id:<15} states {st:6.2} / {states:6.2} ({:+.1}%)  act none {:6.2} / {act_none:6.2} ({:+.1}%)  act sp+sel {:6.2} / {act_seqsel:6.2} ({:+.1}%)",
-            e(st, states) * 100.0, m0.activations_gib, e(m0.activations_gib, act_none) * 100.0, m1.activations_gib, e(m1.activations_gib, act_seqsel) * 100.0
+            e(st, states) * 100.0,
+            m0.activations_gib,
+            e(m0.activations_gib, act_none) * 100.0,
+            m1.activations_gib,
+            e(m1.activations_gib, act_seqsel) * 100.0
         );
         for err in [e(st, states), e(m0.activations_gib, act_none), e(m1.activations_gib, act_seqsel)] {
             worst = worst.max(err.abs());

@@ -21,6 +21,11 @@ impl Cfg<'_> {
                 None | Some(Value::Null) => {}
                 Some(Value::Number(n)) => {
                     if let Some(u) = n.as_u64() {
+                        // sizes, counts and positions of real models are far below
+                        // this; larger ones would overflow the size arithmetic
+                        if u > MAX_CONFIG_INT {
+                            return Err(CatalogError::invalid(self.file, k, format!("{u} is implausibly large (at most {MAX_CONFIG_INT})")));
+                        }
                         return Ok(Some(u));
                     }
                     return Err(CatalogError::invalid(self.file, k, format!("{n} must be a non-negative integer")));
@@ -41,6 +46,9 @@ impl Cfg<'_> {
         self.v.get(key).and_then(Value::as_bool)
     }
 }
+
+/// The largest integer a config.json field may hold (2^40).
+const MAX_CONFIG_INT: u64 = 1 << 40;
 
 fn activation_of(name: Option<&str>, gated: bool) -> Activation {
     let n = name.unwrap_or("gelu").to_ascii_lowercase();

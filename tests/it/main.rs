@@ -4,6 +4,7 @@
 mod calibrate_cli;
 mod catalog;
 mod cli;
+mod fuzz;
 mod properties;
 mod seed;
 mod simulator_cli;

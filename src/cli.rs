@@ -104,6 +104,9 @@ pub struct CalibrateArgs {
     /// Write the profile (JSON) to this file; stdout shows the chosen format.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Deterministic fake backend for tests: no kernel runs.
+    #[arg(long, hide = true)]
+    pub fake_backend: bool,
 }
 
 #[derive(Debug, Args)]
@@ -273,7 +276,8 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         extra_shapes,
         time_budget_s: a.budget.unwrap_or(if a.full { 60.0 } else { defaults.time_budget_s }),
         threads: a.threads,
-        progress: true,
+        progress: !a.fake_backend,
+        fake: a.fake_backend,
     };
     let run = cal::run_all(&opts)?;
     for (d, why) in &run.skipped {

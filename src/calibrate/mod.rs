@@ -10,6 +10,7 @@
 pub mod check;
 pub mod cpu;
 pub mod cuda;
+pub mod fake;
 pub mod local;
 pub mod power;
 pub mod stats;
@@ -99,6 +100,8 @@ pub struct CalibrateOptions {
     pub threads: Option<usize>,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// Use the deterministic fake backend (tests; `--fake-backend`).
+    pub fake: bool,
 }
 
 impl Default for CalibrateOptions {
@@ -112,6 +115,7 @@ impl Default for CalibrateOptions {
             time_budget_s: 12.0,
             threads: None,
             progress: false,
+            fake: false,
         }
     }
 }
@@ -202,6 +206,8 @@ pub enum PowerSource {
     Rapl,
     Nvml,
     Unavailable,
+    /// The deterministic test backend's constant.
+    Fake,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -360,6 +366,40 @@ pub enum CalibrateError {
     Io(#[from] std::io::Error),
 }
 
+/// A GEMM backend: times a work list of (dtype, shape) on one device.
+pub(crate) trait Backend {
+    fn run(&self, opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Result<BackendRun, CalibrateError>;
+}
+
+struct CpuBackend;
+struct CudaBackend;
+struct FakeBackend;
+
+impl Backend for CpuBackend {
+    fn run(&self, opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Result<BackendRun, CalibrateError> {
+        cpu::run(opts, work)
+    }
+}
+impl Backend for CudaBackend {
+    fn run(&self, opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Result<BackendRun, CalibrateError> {
+        cuda::run(opts, work)
+    }
+}
+impl Backend for FakeBackend {
+    fn run(&self, opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Result<BackendRun, CalibrateError> {
+        Ok(fake::run(opts, work))
+    }
+}
+
+/// The backend for a device (the fake one when asked, for tests).
+fn backend(kind: DeviceKind, fake: bool) -> &'static dyn Backend {
+    match (kind, fake) {
+        (_, true) => &FakeBackend,
+        (DeviceKind::Cpu, false) => &CpuBackend,
+        (DeviceKind::Cuda, false) => &CudaBackend,
+    }
+}
+
 /// What one backend hands back; [`run`] adds the common fields.
 pub(crate) struct BackendRun {
     pub device: DeviceInfo,
@@ -428,10 +468,7 @@ pub fn run(opts: &CalibrateOptions) -> Result<CalibrationProfile, CalibrateError
         }
     }
     let work = plan(opts, kind);
-    let backend = match kind {
-        DeviceKind::Cpu => cpu::run(opts, &work)?,
-        DeviceKind::Cuda => cuda::run(opts, &work)?,
-    };
+    let backend = backend(kind, opts.fake).run(opts, &work)?;
     let created_unix_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Ok(CalibrationProfile {
         schema_version: SCHEMA_VERSION,

@@ -90,7 +90,7 @@ pub fn run(sc: &Scenario, c: &Compute, t: &Timing) -> Result<Power, super::Estim
     let inputs = PowerInputs::new(&sc.accelerator, sc.system.as_ref(), gpus);
     let model = power::estimate(&inputs, &ph, &PowerParams::default());
     notes.extend(model.notes.iter().cloned().map(Note::Info));
-    if sc.system.is_none() {
+    if sc.system.is_none() && !sc.local_machine {
         notes.push(Note::AcceleratorOnlyPower);
     }
     let nameplate = model.nameplate_w_per_gpu * gpus;

@@ -138,6 +138,8 @@ pub struct Scenario {
     pub embodied: bool,
     /// A measured calibration profile of the device (`--calibration`).
     pub calibration: Option<crate::calibrate::CalibrationProfile>,
+    /// `--system local`: the calibrated machine itself is the hardware.
+    pub local_machine: bool,
     /// Fields taken from the built-in default scenario.
     pub defaulted: Vec<String>,
     /// What resolution decided that the reader should know.
@@ -470,6 +472,7 @@ impl ScenarioInput {
             price_per_gpu_hour,
             embodied: pr.embodied.unwrap_or(true),
             calibration,
+            local_machine: local,
             defaulted,
             notes,
         })

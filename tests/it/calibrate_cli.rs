@@ -88,3 +88,48 @@ fn cuda_without_a_driver_is_a_clear_error_not_a_panic() {
         assert!(err.contains("driver") || err.contains("cuda") || err.contains("CUDA"), "{err}");
     }
 }
+
+/// The deterministic fake backend (hidden `--fake-backend`): the CLI path
+/// from calibration to an estimate, checked to exact figures.
+#[test]
+fn fake_backend_profile_drives_the_estimate_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let prof = dir.path().join("fake.json");
+    let out = flopprint().args(["calibrate", "--fake-backend", "--dtypes", "fp32", "--format", "json", "--out", prof.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["software"]["backend"], "fake");
+    // 1 TFLOP/s peak x d/(d+256): the 1024^3 GEMM runs at 800 GFLOP/s
+    let r = v["results"].as_array().unwrap().iter().find(|r| r["m"] == 1024).unwrap();
+    assert!((r["flops_per_s"].as_f64().unwrap() - 800e9).abs() < 1.0);
+    assert_eq!(r["avg_power_w"], 100.0);
+    // the same profile twice is the same profile, apart from its timestamp
+    let again = flopprint().args(["calibrate", "--fake-backend", "--dtypes", "fp32", "--format", "json"]).output().unwrap();
+    let mut w: Value = serde_json::from_slice(&again.stdout).unwrap();
+    w["created_unix_s"] = v["created_unix_s"].clone();
+    assert_eq!(v, w);
+    let est = flopprint()
+        .args([
+            "estimate",
+            "--system",
+            "local",
+            "--calibration",
+            prof.to_str().unwrap(),
+            "--model",
+            "gpt2-small",
+            "--tokens",
+            "1B",
+            "--dtype",
+            "fp32",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(est.status.success(), "{}", String::from_utf8_lossy(&est.stderr));
+    let e: Value = serde_json::from_slice(&est.stdout).unwrap();
+    // no accelerator runs faster than its measured best, none draws above its measured power
+    assert!(e["mfu"].as_f64().unwrap() <= 0.89 + 1e-9);
+    assert!(e["power_per_gpu_w"].as_f64().unwrap() <= 100.0 + 1e-9);
+    assert!(!e["notes"].to_string().contains("no --system"));
+}

@@ -19,7 +19,7 @@
 //! | PUE (site default) | normal, σ = 3 % | quarterly fleet PUE varies ±2–4 % (Google 2023 environmental report) |
 //! | grid intensity (site default) | normal, σ = 10 % | annual averages move ~5–15 % year on year (Ember 2024) |
 //! | embodied carbon | lognormal, σ = 0.5 | LCA estimates for one GPU differ ~2× between methods (LLMCarbon vs vendor PCFs) |
-//! | rental price (catalog) | lognormal, σ = 0.25 | on-demand vs committed vs spot prices differ by ~2× (cloud price lists) |
+//! | rental price (catalog) | lognormal, σ = ln(high/low)/(2·1.645) from the tier's sourced provider range (P5–P95 ≈ low–high), else σ = 0.25 | providers' price lists per tier (hardware/accelerators `[rental_tiers]`); without a range, on-demand vs committed vs spot differ by ~2× |
 //!
 //! Sampling uses a fixed-seed SplitMix64 generator and statrs' inverse CDFs,
 //! so results are reproducible. The power factor is separable and

@@ -139,6 +139,8 @@ pub struct Estimate {
     pub co2e_total_kg: f64,
     pub co2e_total_t: f64,
     pub price_per_gpu_hour_usd: Option<f64>,
+    /// `given`, or the price tier and the year the price list was read.
+    pub price_basis: Option<String>,
     pub cost_rental_usd: Option<f64>,
     pub capex_usd: Option<f64>,
     pub electricity_price_usd_per_kwh: f64,
@@ -251,6 +253,7 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
         co2e_total_kg: fp.co2e_total().value(),
         co2e_total_t: fp.co2e_total().tonnes(),
         price_per_gpu_hour_usd: sc.price_per_gpu_hour.as_ref().map(|r| UsdPerGpuHour::value(r.value)),
+        price_basis: sc.price_basis.clone(),
         cost_rental_usd: fp.cost_rental.map(Usd::value),
         capex_usd: fp.capex.map(Usd::value),
         electricity_price_usd_per_kwh: sc.site_values.electricity.value.value(),

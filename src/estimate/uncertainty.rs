@@ -32,10 +32,7 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
         pue_rel_sigma: if sc.site_values.pue_given { 0.0 } else { Spreads::PUE_REL_SIGMA },
         grid_rel_sigma: if sc.site_values.grid_given { 0.0 } else { Spreads::GRID_REL_SIGMA },
         embodied_log_sigma: Spreads::EMBODIED_LOG_SIGMA,
-        price_log_sigma: match &sc.price_per_gpu_hour {
-            Some(r) if r.source == "--price-per-gpu-hour" => 0.0,
-            _ => Spreads::PRICE_LOG_SIGMA,
-        },
+        price_log_sigma: sc.price_log_sigma.unwrap_or(Spreads::PRICE_LOG_SIGMA),
     }
 }
 

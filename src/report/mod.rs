@@ -275,7 +275,13 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         ("Carbon", "operational".into(), format!("{} (grid {} gCO2e/kWh)", mass(e.co2e_operational_kg), sig3(e.grid_gco2e_per_kwh))),
         ("Carbon", "embodied".into(), format!("{} (hardware lifetime {} years)", mass(e.co2e_embodied_kg), e.hardware_lifetime_years)),
         ("Carbon", "total".into(), format!("{} = {} NY-SF round-trip flights = {} car-km", mass(e.co2e_total_kg), sig3(e.flights_ny_sf), si(e.car_km))),
-        ("Cost", "rental".into(), opt(e.cost_rental_usd, &|c| format!("{} (at ${:.2}/GPU-hour)", usd(c), e.price_per_gpu_hour_usd.unwrap_or(0.0)))),
+        (
+            "Cost",
+            "rental".into(),
+            opt(e.cost_rental_usd, &|c| {
+                format!("{} (at ${:.2}/GPU-hour, {})", usd(c), e.price_per_gpu_hour_usd.unwrap_or(0.0), e.price_basis.as_deref().unwrap_or(""))
+            }),
+        ),
         (
             "Cost",
             "owned".into(),

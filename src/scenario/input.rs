@@ -10,13 +10,13 @@
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
 //! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
-//! | pricing | price_per_gpu_hour, embodied | field by field |
+//! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
 //! | run | name, tokens | field by field |
 
 use super::count::Count;
 use super::ScenarioError;
-use crate::catalog::GridBasis;
+use crate::catalog::{GridBasis, PriceTier};
 use crate::dtype::Dtype;
 use crate::flops::Recompute;
 use clap::{Args, ValueEnum};
@@ -172,6 +172,10 @@ pub struct PricingSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_per_gpu_hour: Option<f64>,
+    /// Rental price tier: on-demand (default: the catalog's dated on-demand price, ranged over providers), reserved or market (spot/specialist clouds); the tier's sourced range feeds the uncertainty.
+    #[arg(long, value_parser = |s: &str| s.parse::<PriceTier>())]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_tier: Option<PriceTier>,
     /// Leave out embodied (manufacturing) carbon. TOML: `embodied = false`.
     #[arg(long = "no-embodied", num_args = 0, default_missing_value = "false")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,7 +358,7 @@ impl SiteSection {
 
 impl PricingSection {
     fn overlay(&mut self, over: &Self) {
-        overlay_fields!(self, over, price_per_gpu_hour, embodied);
+        overlay_fields!(self, over, price_per_gpu_hour, price_tier, embodied);
     }
 }
 

@@ -14,7 +14,7 @@ mod input;
 pub use count::{count_arg, parse_count, Count};
 pub use input::{known_keys, FineTuneKind, HardwareSection, MeasuredSection, ModelSection, PlanSection, PricingSection, ScenarioInput, SiteSection};
 
-use crate::catalog::{self, Accelerator, CatalogError, GridBasis, ModelSpec, Site, System};
+use crate::catalog::{self, Accelerator, CatalogError, GridBasis, ModelSpec, PriceTier, Site, System};
 use crate::dtype::Dtype;
 use crate::flops::{FineTune, Recompute};
 use crate::notes::{Note, Sourced};
@@ -135,6 +135,12 @@ pub struct Scenario {
     pub measured_time: Option<MeasuredTime>,
     pub measured_power: Option<MeasuredPower>,
     pub price_per_gpu_hour: Option<Sourced<UsdPerGpuHour>>,
+    /// Log-σ of the rental price's uncertainty: 0 when given, from the
+    /// tier's sourced range when known (P5–P95 ≈ low–high), else `None`
+    /// (the uncertainty stage's default).
+    pub price_log_sigma: Option<f64>,
+    /// How the price was set: `given`, or the tier and the year it was read.
+    pub price_basis: Option<String>,
     pub embodied: bool,
     /// A measured calibration profile of the device (`--calibration`).
     pub calibration: Option<crate::calibrate::CalibrationProfile>,
@@ -435,10 +441,41 @@ impl ScenarioInput {
             grid_given: s.grid_intensity.is_some(),
             grid_basis: if s.grid_intensity.is_some() { None } else { Some(figure.basis) },
         };
-        let price_per_gpu_hour = match pr.price_per_gpu_hour {
-            Some(v) => Some(Sourced::new(UsdPerGpuHour::new(v), "--price-per-gpu-hour")),
-            None => accelerator.rental().map(|r| Sourced::new(r, accelerator.source_of("rental_usd_per_gpu_hour"))),
+        // rental price: the user's; else the tier's (on-demand: the catalog's
+        // dated list price, ranged over providers; reserved/market: the
+        // geometric middle of the tier's range)
+        let tier = pr.price_tier.unwrap_or(PriceTier::OnDemand);
+        let range = accelerator.rental_tier(tier);
+        let sigma_of = |lo: UsdPerGpuHour, hi: UsdPerGpuHour| (hi.value() / lo.value()).ln() / (2.0 * 1.645);
+        let (price_per_gpu_hour, price_log_sigma) = match (pr.price_per_gpu_hour, tier, &range) {
+            (Some(v), _, _) => (Some(Sourced::new(UsdPerGpuHour::new(v), "--price-per-gpu-hour")), Some(0.0)),
+            (None, PriceTier::OnDemand, r) => (
+                accelerator.rental().map(|p| Sourced::new(p, accelerator.source_of("rental_usd_per_gpu_hour"))),
+                r.as_ref().map(|(lo, hi, _)| sigma_of(*lo, *hi)),
+            ),
+            (None, t, Some((lo, hi, src))) => {
+                let mid = UsdPerGpuHour::new((lo.value() * hi.value()).sqrt());
+                (
+                    Some(Sourced::new(
+                        mid,
+                        format!("{t} tier of {}: geometric middle of ${:.2}-${:.2}/GPU-hour: {src}", accelerator.id, lo.value(), hi.value()),
+                    )),
+                    Some(sigma_of(*lo, *hi)),
+                )
+            }
+            (None, t, None) => {
+                return Err(ScenarioError::Value {
+                    flag: "--price-tier".into(),
+                    value: t.to_string(),
+                    message: format!("{} has no sourced {t} price range; give --price-per-gpu-hour", accelerator.id),
+                })
+            }
         };
+        let price_basis = price_per_gpu_hour.as_ref().map(|_| match (pr.price_per_gpu_hour, tier) {
+            (Some(_), _) => "given".to_string(),
+            (None, PriceTier::OnDemand) => format!("on-demand, {}", accelerator.rental_year.map_or_else(|| "year unknown".into(), |y| y.to_string())),
+            (None, t) => format!("{t} tier, {}", accelerator.rental_tiers.get(t).map_or(0, |r| r.year)),
+        });
         if !defaulted.is_empty() {
             notes.insert(0, Note::Defaulted(defaulted.clone()));
         }
@@ -470,6 +507,8 @@ impl ScenarioInput {
             measured_time,
             measured_power,
             price_per_gpu_hour,
+            price_log_sigma,
+            price_basis,
             embodied: pr.embodied.unwrap_or(true),
             calibration,
             local_machine: local,

@@ -507,3 +507,34 @@ fn measured_power_overrides_the_model_exactly() {
     assert!((t - 553.1).abs() < 1.0, "{t}");
     assert_eq!(v["uncertainty"]["energy_facility_kwh"]["p5"], v["uncertainty"]["energy_facility_kwh"]["p95"]);
 }
+
+#[test]
+fn price_tiers_come_from_sourced_ranges() {
+    let od = json(&["estimate"]);
+    assert_eq!(od["price_basis"], "on-demand, 2026");
+    let mk = json(&["estimate", "--price-tier", "market"]);
+    assert!(num(&mk, "price_per_gpu_hour_usd") < num(&od, "price_per_gpu_hour_usd"));
+    assert!(mk["sources"]["price_per_gpu_hour"].as_str().unwrap().contains("market tier"));
+    // a given price is exact: no spread
+    let given = json(&["estimate", "--price-per-gpu-hour", "2"]);
+    let r = &given["uncertainty"]["cost_rental_usd"];
+    assert!(
+        (r["p95"].as_f64().unwrap() / r["p5"].as_f64().unwrap()
+            - num(&given["uncertainty"]["gpu_hours"], "p95") / num(&given["uncertainty"]["gpu_hours"], "p5"))
+        .abs()
+            < 1e-9
+    );
+    fails_with(&["estimate", "--model", "gpt2-small", "--accelerator", "l4", "--tokens", "1B", "--price-tier", "reserved"], "--price-tier");
+    fails_with(&["estimate", "--price-tier", "cheap"], "--price-tier");
+}
+
+#[test]
+fn grid_basis_is_stated_and_selectable() {
+    let life = json(&["estimate", "--site", "us-east-1-virginia"]);
+    let direct = json(&["estimate", "--site", "us-east-1-virginia", "--grid-basis", "direct"]);
+    assert_eq!(life["grid_basis"], "lifecycle");
+    assert_eq!(direct["grid_basis"], "direct");
+    assert!(num(&direct, "grid_gco2e_per_kwh") < num(&life, "grid_gco2e_per_kwh"));
+    let given = json(&["estimate", "--grid-intensity", "100"]);
+    assert_eq!(given["grid_basis"], "given");
+}

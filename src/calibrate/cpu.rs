@@ -527,6 +527,7 @@ fn bench_one<T: Elem>(ctx: &Ctx<'_>, shape: GemmShape, budget_s: f64, seed: u64,
         avg_power_w,
         joules_per_flop: avg_power_w.map(|w| w / flops_per_s),
         fraction_of_peak: None,
+        avg_sm_clock_mhz: None,
     })
 }
 

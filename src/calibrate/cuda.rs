@@ -311,22 +311,45 @@ mod imp {
         has_energy: bool,
     }
 
+    /// What the meter saw while a GEMM's timed loop ran.
+    struct Sampled {
+        avg_w: Option<f64>,
+        avg_sm_clock_mhz: Option<f64>,
+        /// Why there is no power figure (window too short, no reading).
+        why_none: Option<String>,
+    }
+
+    /// NVML power readings are taken every [`SAMPLE_PERIOD`]; the driver's
+    /// `power_usage` is itself a moving average (about 1 s on Ampere and
+    /// Hopper per the nvidia-smi documentation of `power.draw`), so the
+    /// total-energy counter (Volta and newer, mJ) over the timed loop is used
+    /// where it exists and the window is at least [`MIN_ENERGY_WINDOW_S`];
+    /// otherwise the mean of at least [`MIN_POWER_SAMPLES`] readings. A
+    /// shorter window is reported as too short to sample, never guessed.
+    const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
+    const MIN_ENERGY_WINDOW_S: f64 = 0.1;
+    const MIN_POWER_SAMPLES: usize = 20;
+
     impl Meter<'_> {
-        /// Run `f` while sampling power every 10 ms; returns (f's result, avg W).
-        fn during<R>(&self, f: impl FnOnce() -> R) -> (R, Option<f64>) {
+        /// Run `f` (a GEMM's whole timed loop, warm-up included) while
+        /// sampling board power and SM clock.
+        fn during<R>(&self, f: impl FnOnce() -> R) -> (R, Sampled) {
             let stop = AtomicBool::new(false);
             let e0 = if self.has_energy { self.dev.total_energy_consumption().ok() } else { None };
             let t0 = Instant::now();
-            let (r, samples) = std::thread::scope(|s| {
+            let (r, (watts, clocks)) = std::thread::scope(|s| {
                 let h = s.spawn(|| {
-                    let mut w = Vec::new();
+                    let (mut w, mut c) = (Vec::new(), Vec::new());
                     while !stop.load(Ordering::Relaxed) {
                         if let Ok(mw) = self.dev.power_usage() {
                             w.push(f64::from(mw) / 1000.0);
                         }
-                        std::thread::sleep(Duration::from_millis(10));
+                        if let Ok(mhz) = self.dev.clock_info(nvml_wrapper::enum_wrappers::device::Clock::SM) {
+                            c.push(f64::from(mhz));
+                        }
+                        std::thread::sleep(SAMPLE_PERIOD);
                     }
-                    w
+                    (w, c)
                 });
                 let r = f();
                 stop.store(true, Ordering::Relaxed);
@@ -334,12 +357,21 @@ mod imp {
             });
             let wall = t0.elapsed().as_secs_f64();
             let e1 = if self.has_energy { self.dev.total_energy_consumption().ok() } else { None };
+            let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
             let from_energy = match (e0, e1) {
-                (Some(a), Some(b)) if b > a && wall > 0.05 => Some((b - a) as f64 * 1e-3 / wall),
+                (Some(a), Some(b)) if b > a && wall >= MIN_ENERGY_WINDOW_S => Some((b - a) as f64 * 1e-3 / wall),
                 _ => None,
             };
-            let from_samples = (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64);
-            (r, from_energy.or(from_samples))
+            let from_samples = (watts.len() >= MIN_POWER_SAMPLES).then(|| mean(&watts)).flatten();
+            let avg_w = from_energy.or(from_samples);
+            let why_none = avg_w.is_none().then(|| {
+                format!(
+                    "timed window {:.3} s with {} power readings: too short to sample (needs >= {MIN_ENERGY_WINDOW_S} s with the energy counter or >= {MIN_POWER_SAMPLES} readings); give a larger --budget",
+                    wall,
+                    watts.len()
+                )
+            });
+            (r, Sampled { avg_w, avg_sm_clock_mhz: mean(&clocks), why_none })
         }
     }
 
@@ -391,12 +423,15 @@ mod imp {
         drop((ha, hb));
         let cfg = MeasureConfig { budget_s, warmup_runs: 3, min_sample_s: 0.02, ..Default::default() };
         let measure = || stats::measure::<CalibrateError>(&cfg, |inner| timed(gpu, inner, || gemm_ex(gpu, dtype, s, pa, pb, pc)));
-        let (m, avg_w) = match meter {
+        let (m, avg_w, clock) = match meter {
             Some(mt) => {
-                let (r, w) = mt.during(measure);
-                (r?, w)
+                let (r, sampled) = mt.during(measure);
+                if let Some(why) = sampled.why_none {
+                    warnings.push(format!("{dtype} {s}: no power figure: {why}"));
+                }
+                (r?, sampled.avg_w, sampled.avg_sm_clock_mhz)
             }
-            None => (measure()?, None),
+            None => (measure()?, None, None),
         };
         let st = &m.summary;
         warnings.extend(m.warnings(&format!("{dtype} {s}")));
@@ -416,6 +451,7 @@ mod imp {
             avg_power_w: avg_w,
             joules_per_flop: avg_w.map(|w| w / flops_per_s),
             fraction_of_peak: None,
+            avg_sm_clock_mhz: clock,
         })
     }
 

@@ -42,6 +42,7 @@ pub(crate) fn run(_opts: &CalibrateOptions, work: &[(Dtype, GemmShape)]) -> Back
                 avg_power_w: Some(FAKE_POWER_W),
                 joules_per_flop: Some(FAKE_POWER_W / rate),
                 fraction_of_peak: Some(efficiency(shape)),
+                avg_sm_clock_mhz: None,
             }
         })
         .collect();

@@ -33,6 +33,16 @@ pub fn measured_power_w(p: &CalibrationProfile) -> Option<f64> {
     (!w.is_empty()).then(|| w.iter().sum::<f64>() / w.len() as f64)
 }
 
+/// The highest average power the profile measured on a verified GEMM in
+/// `dtype` (the device's sustained draw at GEMM saturation), W.
+#[must_use]
+pub fn measured_gemm_power_w(p: &CalibrationProfile, dtype: Dtype) -> Option<f64> {
+    if p.power.source == PowerSource::Unavailable {
+        return None;
+    }
+    p.results.iter().filter(|r| r.verified && r.dtype == dtype).filter_map(|r| r.avg_power_w).fold(None, |a: Option<f64>, w| Some(a.map_or(w, |a| a.max(w))))
+}
+
 fn best_measured(p: &CalibrationProfile, d: Dtype) -> Option<f64> {
     let peak = p
         .device

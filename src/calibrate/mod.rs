@@ -248,6 +248,9 @@ pub struct GemmResult {
     /// flops_per_s / theoretical peak of this dtype, where known.
     #[serde(default)]
     pub fraction_of_peak: Option<f64>,
+    /// Mean SM clock during the timed loop (NVML), MHz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_sm_clock_mhz: Option<f64>,
 }
 
 impl GemmResult {
@@ -634,6 +637,7 @@ mod tests {
             avg_power_w: None,
             joules_per_flop: None,
             fraction_of_peak: Some(0.5),
+            avg_sm_clock_mhz: None,
         }
     }
 

@@ -87,7 +87,17 @@ pub fn run(sc: &Scenario, c: &Compute, t: &Timing) -> Result<Power, super::Estim
     }
     let gpus = sc.gpus as f64;
     let ph = phases(sc, c, t, &mut notes);
-    let inputs = PowerInputs::new(&sc.accelerator, sc.system.as_ref(), gpus);
+    let mut inputs = PowerInputs::new(&sc.accelerator, sc.system.as_ref(), gpus);
+    // a calibration profile of this GPU model: its measured GEMM power
+    // replaces the datasheet TDP as the accelerator's cap
+    let measured_cap = sc.calibration.as_ref().filter(|_| !sc.local_machine).and_then(|p| crate::calibrate::local::measured_gemm_power_w(p, sc.dtype));
+    if let Some(w) = measured_cap {
+        inputs.acc_cap_w = Watts::new(w).max(inputs.acc_idle_w);
+        notes.push(Note::Info(format!(
+            "power: the accelerator's cap is its measured {} GEMM power {w:.0} W (calibration profile), not the datasheet's {} W",
+            sc.dtype, sc.accelerator.tdp_w
+        )));
+    }
     let model = power::estimate(&inputs, &ph, &PowerParams::default());
     notes.extend(model.notes.iter().cloned().map(Note::Info));
     if sc.system.is_none() && !sc.local_machine {

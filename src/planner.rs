@@ -108,6 +108,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
                 zero: Some(p.zero),
                 recompute: Some(p.recompute),
                 micro_batch: Some(p.micro_batch),
+                overlap: sc.plan.overlap,
             };
             s2.batch = crate::scenario::BatchRequest::Sequences(p.global_batch);
             s2.throughput = crate::scenario::Throughput::Mfu(0.5);

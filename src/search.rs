@@ -22,7 +22,7 @@ use crate::dtype::Dtype;
 use crate::flops::{training_per_token, FineTune, Recompute};
 use crate::memory::{self, MemoryBreakdown, Offload, OFFLOAD_RESIDENT_BLOCKS};
 use crate::parallel::Plan;
-use crate::simulator::{Breakdown, DeviceModel, Network, SimOptions, Simulator, TpOverlap};
+use crate::simulator::{AttentionKernel, Breakdown, DeviceModel, Network, Overlap, SimOptions, Simulator, TpOverlap};
 use crate::units::Bytes;
 use crate::workload;
 use rayon::prelude::*;
@@ -57,9 +57,36 @@ pub struct Constraints {
     pub sp_ag_redo: Option<bool>,
     pub offload: Option<Offload>,
     pub dp_inner: Option<bool>,
+    /// Attention kernel (not searched; `None` = unfused).
+    pub attention: Option<AttentionKernel>,
+    /// Overlap assumptions (not searched; `None` = realistic).
+    pub overlap: Option<Overlap>,
+    /// Restrict the space to what a Megatron-LM / NeMo user picks
+    /// ([`Constraints::framework_rules`]).
+    pub framework_rules: bool,
 }
 
 impl Constraints {
+    /// The plan rules of a Megatron-LM / NeMo user (Narayanan et al. 2021
+    /// §3.3 "takeaways"; NeMo performance recipes), applied by the search
+    /// when `framework_rules` is set and the user did not fix the field:
+    ///
+    /// 1. tensor parallelism stays inside a node (TP ≤ GPUs per node;
+    ///    Narayanan 2021 takeaway #1);
+    /// 2. pipeline parallelism only when the model does not fit: the
+    ///    smallest PP with a feasible plan is used (takeaway #2: PP across
+    ///    nodes to scale to larger models);
+    /// 3. the distributed optimizer (ZeRO-1) whenever DP > 1, never ZeRO-2/3
+    ///    (Megatron-core `--use-distributed-optimizer`, on in every NeMo
+    ///    recipe);
+    /// 4. sequence parallelism with TP > 1 (Korthikanti 2022; NeMo recipes);
+    /// 5. DP gradient reduction overlapped with backward;
+    /// 6. the rest (micro-batch, interleave, recompute) is searched.
+    #[must_use]
+    pub fn with_framework_rules(self) -> Self {
+        Self { framework_rules: true, dp_overlap: self.dp_overlap.or(Some(true)), ..self }
+    }
+
     /// Fixes the schedule options at Megatron-LM 2022's ([`SimOptions`]
     /// default), leaving DP overlap searched.
     #[must_use]
@@ -234,6 +261,9 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         if !p.gpus.is_multiple_of(tp) {
             continue;
         }
+        if c.framework_rules && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
+            continue;
+        }
         let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| layers.is_multiple_of(*q)).collect());
         for &pp in &pps {
             if !p.gpus.is_multiple_of(tp * pp) {
@@ -277,8 +307,31 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         .map(|o| {
             let mut t = Tally::default();
             let recs = pick(c.recompute, vec![Recompute::Full, Recompute::Selective, Recompute::None]);
-            let sps = pick(c.sp, if o.tp > 1 { vec![false, true] } else { vec![false] });
-            let zeros = pick(c.zero, if o.dp > 1 { vec![0, 1, 2, 3] } else { vec![0] });
+            let rules = c.framework_rules;
+            let sps = pick(
+                c.sp,
+                if o.tp > 1 {
+                    if rules {
+                        vec![true]
+                    } else {
+                        vec![false, true]
+                    }
+                } else {
+                    vec![false]
+                },
+            );
+            let zeros = pick(
+                c.zero,
+                if o.dp > 1 {
+                    if rules {
+                        vec![1]
+                    } else {
+                        vec![0, 1, 2, 3]
+                    }
+                } else {
+                    vec![0]
+                },
+            );
             let dpo = pick(c.dp_overlap, if o.dp > 1 { vec![true, false] } else { vec![true] });
             let tpo = pick(c.tp_overlap, if o.tp > 1 { TpOverlap::ALL.to_vec() } else { vec![TpOverlap::None] });
             let orders = pick(c.dp_inner, if o.tp > 1 && o.dp > 1 { vec![false, true] } else { vec![false] });
@@ -314,7 +367,13 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                         let redos = pick(c.sp_ag_redo, if sp && o.tp > 1 && recompute != Recompute::Full { vec![true, false] } else { vec![true] });
                         for &sp_ag_redo in &redos {
                             for &offload in &offloads {
-                                let base = SimOptions { sp_ag_redo, offload, ..SimOptions::default() };
+                                let base = SimOptions {
+                                    sp_ag_redo,
+                                    offload,
+                                    attention: c.attention.unwrap_or_default(),
+                                    overlap: c.overlap.unwrap_or_default(),
+                                    ..SimOptions::default()
+                                };
                                 // memory depends on the redo and offload choices only
                                 let mem = memory_of(p, &plan, base);
                                 for &dp_overlap in &dpo {
@@ -360,6 +419,13 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             if total.least.as_ref().is_none_or(|x| l.memory_gib < x.memory_gib) {
                 total.least = Some(l);
             }
+        }
+    }
+    if c.framework_rules && c.pp.is_none() {
+        // the smallest PP with a feasible plan (tallies keep each outer
+        // point's best, so every feasible PP is represented)
+        if let Some(min_pp) = total.top.iter().map(|x| x.plan.pp).min() {
+            total.top.retain(|x| x.plan.pp == min_pp);
         }
     }
     total.top.sort_by(|a, b| a.time_per_sample().total_cmp(&b.time_per_sample()));

@@ -89,6 +89,12 @@ pub enum OpKind {
     CrossEntropy,
     CrossEntropyBwd,
     AdamStep,
+    /// FP8 training (Transformer Engine): cast of a linear layer's input
+    /// (forward) or output gradient (backward) to FP8 with its amax.
+    Fp8Cast,
+    /// FP8 training: the once-per-step cast of the weights to FP8 (TE
+    /// caches them across micro-batches).
+    Fp8WeightCast,
     // collectives
     /// SP all-gather entering a sub-block (forward).
     TpGatherIn,
@@ -149,6 +155,47 @@ impl Op {
     }
 }
 
+impl OpKind {
+    /// Whether Transformer-Engine FP8 training runs this GEMM in FP8: the
+    /// transformer blocks' linear layers. Attention's batched GEMMs (TE's
+    /// fused attention stays BF16 unless `fp8_dpa`), the router and the
+    /// output layer (Megatron's non-TE `ColumnParallelLinear`) stay 16-bit.
+    #[must_use]
+    pub fn fp8_gemm(self) -> bool {
+        matches!(
+            self,
+            OpKind::Qkv | OpKind::AttnOut | OpKind::FfnUp | OpKind::FfnDown | OpKind::ExpertUp | OpKind::ExpertDown | OpKind::SharedUp | OpKind::SharedDown
+        )
+    }
+
+    /// The fused attention core (FlashAttention): its GEMMs.
+    #[must_use]
+    pub fn attention_gemm(self) -> bool {
+        matches!(self, OpKind::AttnQk | OpKind::AttnAv)
+    }
+
+    /// The fused attention core: memory-bound kernels a fused kernel does
+    /// not run (the s x s scores never reach HBM).
+    #[must_use]
+    pub fn attention_elementwise(self) -> bool {
+        matches!(self, OpKind::Softmax | OpKind::SoftmaxBwd | OpKind::AttnDropout | OpKind::AttnDropoutBwd)
+    }
+}
+
+/// The arithmetic of a GEMM of `kind` in a run of `dtype`: FP8 runs only
+/// the [`OpKind::fp8_gemm`] GEMMs in FP8, the rest in BF16.
+#[must_use]
+pub fn gemm_dtype(kind: OpKind, dtype: Dtype) -> Dtype {
+    if dtype == Dtype::Fp8 && !kind.fp8_gemm() {
+        Dtype::Bf16
+    } else {
+        dtype
+    }
+}
+
+/// Bytes moved per element by an FP8 cast with amax: read 2 (bf16), write 1.
+pub const FP8_CAST_BYTES_PER_ELEMENT: f64 = 3.0;
+
 /// The ops of one kind of transformer block, per micro-batch.
 #[derive(Debug, Clone, Default)]
 pub struct BlockOps {
@@ -205,6 +252,10 @@ pub struct Workload {
     pub microbatches: u64,
     pub pp: u64,
     pub interleave: u64,
+    /// Sequence length (the fused-attention model's shape).
+    pub seq_len: u64,
+    /// Transformer layers on the most loaded stage (ZeRO-3 prefetch).
+    pub stage_layers: f64,
     /// Group sizes, for the network model.
     pub tp: u64,
     pub dp: u64,
@@ -359,6 +410,34 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// FP8 casts around the linear layers of an op list (Transformer Engine):
+/// before each FP8 GEMM, its `m x k` input in forward, or in backward its
+/// `m x n` output gradient (the backward's dgrad lists `k` as its `n`).
+fn with_fp8_casts(ops: Vec<Op>, dtype: Dtype, backward: bool) -> Vec<Op> {
+    if dtype != Dtype::Fp8 {
+        return ops;
+    }
+    let mut out = Vec::with_capacity(ops.len() * 2);
+    let mut skip_next = false;
+    for op in ops {
+        if let Op::Gemm { kind, m, k, batch, .. } = op {
+            if kind.fp8_gemm() {
+                if backward {
+                    // dgrad and wgrad come in pairs and share one cast
+                    if !skip_next {
+                        out.push(Op::Mem { kind: OpKind::Fp8Cast, bytes: b(FP8_CAST_BYTES_PER_ELEMENT * m as f64 * k as f64 * batch as f64) });
+                    }
+                    skip_next = !skip_next;
+                } else {
+                    out.push(Op::Mem { kind: OpKind::Fp8Cast, bytes: b(FP8_CAST_BYTES_PER_ELEMENT * m as f64 * k as f64 * batch as f64) });
+                }
+            }
+        }
+        out.push(op);
+    }
+    out
+}
+
 /// dgrad `[m x n] x [n x k]` and wgrad `[k x m] x [m x n]` of a GEMM.
 fn gemm_bwd(v: &mut Vec<Op>, g: Op) {
     if let Op::Gemm { kind, m, n, k, batch } = g {
@@ -500,7 +579,13 @@ fn blocks(c: &Ctx<'_>) -> Vec<BlockOps> {
             forward.extend(ffn_fwd);
             let mut backward = ffn_bwd;
             backward.extend(attn.bwd.iter().copied());
-            BlockOps { per_stage: n, forward, backward, recompute }
+            let d = c.plan.dtype;
+            BlockOps {
+                per_stage: n,
+                forward: with_fp8_casts(forward, d, false),
+                backward: with_fp8_casts(backward, d, true),
+                recompute: with_fp8_casts(recompute, d, false),
+            }
         })
         .collect()
 }
@@ -592,7 +677,13 @@ fn data_parallel(c: &Ctx<'_>, params: f64) -> (Vec<Op>, Vec<Op>) {
 fn optimizer(c: &Ctx<'_>, params: f64) -> Vec<Op> {
     let opt_params = if c.plan.zero >= 1 { params / c.plan.dp as f64 } else { params };
     let per_param = if c.plan.dtype.is_mixed_precision() { OPTIMIZER_BYTES_PER_PARAM_MIXED } else { OPTIMIZER_BYTES_PER_PARAM_FP32 };
-    vec![Op::Mem { kind: OpKind::AdamStep, bytes: b(opt_params * per_param) }]
+    let mut v = vec![Op::Mem { kind: OpKind::AdamStep, bytes: b(opt_params * per_param) }];
+    if c.plan.dtype == Dtype::Fp8 {
+        // the device's transformer weights cast to FP8 once per step
+        let body = (params - c.spec.params().embedding / c.tf).max(0.0);
+        v.push(Op::Mem { kind: OpKind::Fp8WeightCast, bytes: b(FP8_CAST_BYTES_PER_ELEMENT * body) });
+    }
+    v
 }
 
 /// What offloading would move (memory.rs holds the same quantities).
@@ -638,6 +729,8 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Result<Workload, Wo
         microbatches: plan.micro_batches(),
         pp: plan.pp,
         interleave: plan.interleave,
+        seq_len,
+        stage_layers: spec.total_layers().max(1).div_ceil(plan.pp.max(1)) as f64,
         tp: plan.tp,
         dp: plan.dp,
         ep: plan.ep,

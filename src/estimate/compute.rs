@@ -18,7 +18,8 @@ use crate::notes::Note;
 use crate::parallel::{Plan, PlanError};
 use crate::scenario::{BatchRequest, Mode, PlanRequest, Scenario};
 use crate::search::{self, nearest_multiple, BatchRounding, Constraints, Problem};
-use crate::simulator::{AnalyticDevice, DeviceModel, Network, SimOptions};
+use crate::simulator::device::Family;
+use crate::simulator::{AnalyticDevice, AttentionKernel, DeviceModel, Network, SimOptions};
 use crate::units::FlopPerSec;
 use crate::workload::{self, Workload};
 
@@ -86,6 +87,52 @@ pub fn default_global_batch(spec: &ModelSpec, seq_len: u64, dp_hint: u64) -> u64
     let g = (4_194_304 / seq_len.max(1)).max(1).max(dp_hint);
     // round up to a multiple of the DP size so micro-batches divide it
     g.div_ceil(dp_hint.max(1)) * dp_hint.max(1)
+}
+
+/// The attention kernel a framework runs on this accelerator: fused
+/// (FlashAttention-2/3, cuDNN) on Ampere and newer NVIDIA families, else
+/// unfused.
+#[must_use]
+pub fn attention_kernel(sc: &Scenario) -> AttentionKernel {
+    if Family::from_name(&sc.accelerator.family).has_flash_attention() {
+        AttentionKernel::Flash
+    } else {
+        AttentionKernel::Unfused
+    }
+}
+
+/// The schedule options of a user-given plan.
+#[must_use]
+pub fn user_options(sc: &Scenario) -> SimOptions {
+    SimOptions { attention: attention_kernel(sc), overlap: sc.plan.overlap.unwrap_or_default(), ..SimOptions::default() }
+}
+
+/// What the plan assumes, for `Note::Plan`.
+#[must_use]
+pub fn plan_assumptions(s: &PlannedStep) -> String {
+    let o = s.options;
+    let attn = match o.attention {
+        AttentionKernel::Flash => "fused FlashAttention-style attention",
+        AttentionKernel::Unfused => "unfused attention (scores in HBM)",
+    };
+    let chosen = match s.chosen_by {
+        ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits, distributed optimizer ZeRO-1, SP with TP)",
+        ChosenBy::User => "as given",
+        ChosenBy::Search => "from the plan search",
+    };
+    let overlap = match o.overlap {
+        crate::simulator::Overlap::Realistic => {
+            "realistic overlap (DP gradient reduction behind the last micro-batch's backward only, ZeRO-3 gathers prefetched one layer ahead, no hidden cross-node TP)"
+        }
+        crate::simulator::Overlap::Ideal => "ideal overlap (DP collectives behind all compute)",
+    };
+    let tp = if o.tp_overlap == crate::simulator::TpOverlap::None { "synchronous TP collectives" } else { "TP communication overlapped with GEMMs" };
+    let fp8 = if s.plan.dtype == crate::dtype::Dtype::Fp8 {
+        "; FP8 linear layers (Transformer Engine), attention, router and logits in BF16, casts as memory-bound kernels"
+    } else {
+        ""
+    };
+    format!("plan {chosen}; {overlap}; {tp}; {attn}{fp8}")
 }
 
 /// The search constraints from the plan request (schedule fixed at
@@ -169,7 +216,7 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         plan.validate(spec)?;
         let memory = memory::per_device(spec, &plan, sc.seq_len, sc.fine_tune, capacity);
         let workload = workload::build(spec, &plan, sc.seq_len)?;
-        return Ok(PlannedStep { plan, options: SimOptions::default(), memory, chosen_by: ChosenBy::User, workload });
+        return Ok(PlannedStep { plan, options: user_options(sc), memory, chosen_by: ChosenBy::User, workload });
     }
     let global = requested.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
     let problem = Problem {
@@ -183,7 +230,8 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         capacity,
         device: machine.device.as_ref(),
         network: &machine.network,
-        constraints: constraints(r),
+        constraints: Constraints { attention: Some(attention_kernel(sc)), overlap: Some(r.overlap.unwrap_or_default()), ..constraints(r) }
+            .with_framework_rules(),
     };
     let found = search::search(&problem, 1);
     let best = found.top.into_iter().next().or(found.least_memory);
@@ -234,6 +282,7 @@ pub fn run(sc: &Scenario) -> Result<Compute, EstimateError> {
         (Err(e), Mode::Predict) => return Err(e),
     };
     if let Some(s) = &step {
+        notes.push(Note::Plan(plan_assumptions(s)));
         let m = &s.memory;
         if !m.fits {
             if sc.mode() == Mode::Predict {

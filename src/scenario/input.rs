@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
-//! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate | field by field |
+//! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
@@ -134,6 +134,10 @@ pub struct PlanSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
+    /// Overlap assumptions of the simulated step: realistic (default: ZeRO-3 gathers prefetched one layer ahead, DP reduction behind the last backward only, no hidden cross-node TP) or ideal.
+    #[arg(long, value_parser = |s: &str| s.parse::<crate::simulator::Overlap>())]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<crate::simulator::Overlap>,
     /// Skip the step-time simulator: time = FLOPs / (GPUs x peak x default MFU of the family). TOML: `simulate = false`.
     #[arg(long = "no-simulate", num_args = 0, default_missing_value = "false")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,7 +346,7 @@ impl HardwareSection {
 
 impl PlanSection {
     fn overlay(&mut self, over: &Self) {
-        overlay_fields!(self, over, tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate);
+        overlay_fields!(self, over, tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap);
     }
 }
 

@@ -86,6 +86,8 @@ pub struct PlanRequest {
     pub zero: Option<u8>,
     pub recompute: Option<Recompute>,
     pub micro_batch: Option<u64>,
+    /// Overlap assumptions (`None`: realistic).
+    pub overlap: Option<crate::simulator::Overlap>,
 }
 
 /// Where the throughput comes from in predict mode.
@@ -502,6 +504,7 @@ impl ScenarioInput {
                 zero: p.zero,
                 recompute: p.recompute,
                 micro_batch: p.micro_batch,
+                overlap: p.overlap,
             },
             throughput,
             measured_time,

@@ -38,7 +38,7 @@ pub use device::{AnalyticDevice, DeviceModel, ProfileDevice};
 pub use network::{Layout, Network};
 
 use crate::units::{Bytes, Seconds};
-use crate::workload::{Collective, CommRole, Group, Op, OpKind, Workload};
+use crate::workload::{gemm_dtype, Collective, CommRole, Group, Op, OpKind, Workload};
 use serde::Serialize;
 
 /// Megatron-LM / PyTorch DDP gradient bucket: 40M elements (Megatron's
@@ -82,6 +82,66 @@ impl TpOverlap {
     pub const ALL: [TpOverlap; 3] = [TpOverlap::None, TpOverlap::Ring, TpOverlap::Pipe];
 }
 
+/// How the attention core (QKᵀ, softmax, dropout, ·V) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionKernel {
+    /// Separate batched GEMMs and memory-bound softmax/dropout kernels that
+    /// materialise the s x s scores (Megatron-LM 2022; the default).
+    #[default]
+    Unfused,
+    /// One fused FlashAttention-style kernel priced by the device's
+    /// attention model ([`DeviceModel::attention_time`]); the score
+    /// kernels vanish.
+    Flash,
+}
+
+/// Which overlap assumptions price the exposed communication.
+///
+/// * `Realistic` (the default; what Megatron-LM / NeMo / PyTorch FSDP
+///   runs achieve): ZeRO-3 parameter all-gathers are prefetched one layer
+///   ahead, so each pass exposes the first layer's gather plus whatever of
+///   the gathers exceeds that pass's compute (forward gathers against the
+///   forward, backward gathers + gradient reduce-scatters against the
+///   backward); ZeRO-2 gradient reduce-scatters hide only behind the
+///   backward; the DP gradient reduction of ZeRO 0/1 overlaps only the
+///   last micro-batch's backward (bucketed, the last bucket exposed); the
+///   ZeRO-1/2 parameter all-gather after the optimizer step is exposed
+///   (Megatron-LM's `--overlap-param-gather` defaults to off); a TP
+///   collective whose group spans nodes is never hidden by TP overlap.
+/// * `Ideal` (the simulator before issue 9): per-micro-batch DP
+///   collectives hide behind the whole micro-batch's compute, the ZeRO-1/2
+///   parameter all-gather behind the first micro-batch's forward, and TP
+///   overlap hides cross-node TP collectives too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    #[default]
+    Realistic,
+    Ideal,
+}
+
+impl Overlap {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Realistic => "realistic",
+            Overlap::Ideal => "ideal",
+        }
+    }
+}
+
+impl std::str::FromStr for Overlap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "realistic" => Ok(Overlap::Realistic),
+            "ideal" => Ok(Overlap::Ideal),
+            _ => Err(format!("--overlap `{s}` is not an overlap mode; use realistic or ideal")),
+        }
+    }
+}
+
 /// Scheduling and placement options that are not part of the parallel
 /// split. The default is Megatron-LM 2022 (Korthikanti et al.): bucketed
 /// DP overlap, synchronous TP collectives, SP all-gather redone in
@@ -97,11 +157,21 @@ pub struct SimOptions {
     pub offload: Offload,
     /// Rank order data-fastest instead of tensor-fastest ([`Layout`]).
     pub dp_inner: bool,
+    pub attention: AttentionKernel,
+    pub overlap: Overlap,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { dp_overlap: true, tp_overlap: TpOverlap::None, sp_ag_redo: true, offload: Offload::default(), dp_inner: false }
+        Self {
+            dp_overlap: true,
+            tp_overlap: TpOverlap::None,
+            sp_ag_redo: true,
+            offload: Offload::default(),
+            dp_inner: false,
+            attention: AttentionKernel::Unfused,
+            overlap: Overlap::Realistic,
+        }
     }
 }
 
@@ -169,19 +239,23 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         if self.options.tp_overlap == TpOverlap::None || c == 0.0 {
             return c;
         }
+        if self.options.overlap == Overlap::Realistic && self.network.spans_nodes(Group::Tensor, self.layout(w)) {
+            return c;
+        }
         let is_gemm = |o: &&Op| matches!(o, Op::Gemm { .. });
         let after = || ops[i + 1..].iter().find(is_gemm);
         let before = || ops[..i].iter().rev().find(is_gemm);
         let gather = matches!(ops[i], Op::Comm { coll: Collective::AllGather, .. });
         let nb = if gather { after().or_else(before) } else { before().or_else(after) };
-        let Some(&Op::Gemm { m, n, k, batch, .. }) = nb else { return c };
+        let Some(&Op::Gemm { kind, m, n, k, batch }) = nb else { return c };
         let tiles = w.tp.max(1);
-        let whole = self.device.gemm_time(m, n, k, batch, w.dtype).value();
+        let d = gemm_dtype(kind, w.dtype);
+        let whole = self.device.gemm_time(m, n, k, batch, d).value();
         let tiled = tiles as f64
             * if m >= k {
-                self.device.gemm_time(m.div_ceil(tiles), n, k, batch, w.dtype).value()
+                self.device.gemm_time(m.div_ceil(tiles), n, k, batch, d).value()
             } else {
-                self.device.gemm_time(m, n, k.div_ceil(tiles), batch, w.dtype).value()
+                self.device.gemm_time(m, n, k.div_ceil(tiles), batch, d).value()
             };
         let nf = tiles as f64;
         let mut exposed = (nf - 1.0) * (c / nf - tiled / nf).max(0.0);
@@ -198,12 +272,16 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         }
     }
 
-    fn parts(&self, ops: &[Op], w: &Workload) -> Parts {
+    fn parts(&self, ops: &[Op], w: &Workload, backward: bool) -> Parts {
         let l = self.layout(w);
+        let flash = self.options.attention == AttentionKernel::Flash;
         let mut p = Parts::default();
+        let mut attn_flops = 0.0;
         for (i, op) in ops.iter().enumerate() {
             match *op {
-                Op::Gemm { m, n, k, batch, .. } => p.gemm += self.device.gemm_time(m, n, k, batch, w.dtype).value(),
+                Op::Gemm { kind, .. } if flash && kind.attention_gemm() => attn_flops += op.flops(),
+                Op::Mem { kind, .. } if flash && kind.attention_elementwise() => {}
+                Op::Gemm { kind, m, n, k, batch } => p.gemm += self.device.gemm_time(m, n, k, batch, gemm_dtype(kind, w.dtype)).value(),
                 Op::Mem { bytes, .. } => p.mem += self.device.mem_time(bytes).value(),
                 Op::Comm { group: Group::Expert, .. } => p.ep += self.comm(op, l),
                 Op::Comm { kind: OpKind::TpAgRedo, .. } if !self.options.sp_ag_redo => {}
@@ -215,6 +293,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
                 Op::Comm { .. } => p.tp += self.comm(op, l),
             }
         }
+        p.gemm += self.device.attention_time(attn_flops, w.seq_len, backward).value();
         p
     }
 
@@ -244,18 +323,18 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let mut body_rc = Parts::default();
         let mut offload_mb = 0.0;
         for blk in &w.blocks {
-            let (f, b, r) = (self.parts(&blk.forward, w), self.parts(&blk.backward, w), self.parts(&blk.recompute, w));
+            let (f, b, r) = (self.parts(&blk.forward, w, false), self.parts(&blk.backward, w, true), self.parts(&blk.recompute, w, false));
             offload_mb += blk.per_stage * self.offload_block(w, f, b, r);
             body_fwd.add(f, blk.per_stage);
             body_bwd.add(b, blk.per_stage);
             body_rc.add(r, blk.per_stage);
         }
         let mut first = Parts::default();
-        first.add(self.parts(&w.embed_forward, w), 1.0);
-        first.add(self.parts(&w.embed_backward, w), 1.0);
+        first.add(self.parts(&w.embed_forward, w, false), 1.0);
+        first.add(self.parts(&w.embed_backward, w, true), 1.0);
         let mut last = Parts::default();
-        last.add(self.parts(&w.head_forward, w), 1.0);
-        last.add(self.parts(&w.head_backward, w), 1.0);
+        last.add(self.parts(&w.head_forward, w, false), 1.0);
+        last.add(self.parts(&w.head_backward, w, true), 1.0);
         let mut stage = Parts::default();
         stage.add(body_fwd, 1.0);
         stage.add(body_bwd, 1.0);
@@ -282,16 +361,48 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let bwd_window = (body_bwd.compute() + body_rc.compute() - busy(body_bwd) - busy(body_rc)).max(0.0);
         let fwd_window = (body_fwd.compute() - busy(body_fwd)).max(0.0);
         let mut dp_exposed = 0.0;
+        let mut ideal_mb = 0.0;
         for op in &w.dp_per_microbatch {
             let t = self.comm(op, l);
             let window = (stage.compute() - busy(stage)).max(0.0) / w.dp_per_microbatch.len().max(1) as f64;
-            dp_exposed += m * if self.options.dp_overlap { (t - window).max(0.0) } else { t };
+            ideal_mb += m * if self.options.dp_overlap { (t - window).max(0.0) } else { t };
+        }
+        if self.options.overlap == Overlap::Ideal || !self.options.dp_overlap {
+            dp_exposed += ideal_mb;
+        } else {
+            // realistic: forward gathers against the forward, backward
+            // gathers + gradient reduce-scatters against the backward; the
+            // first layer's gather of each pass cannot be prefetched
+            let (mut fwd_t, mut bwd_t, mut first) = (0.0, 0.0, 0.0);
+            for op in &w.dp_per_microbatch {
+                let t = self.comm(op, l);
+                match op.kind() {
+                    OpKind::DpParamAllGatherFwd => {
+                        fwd_t += t;
+                        first += t / w.stage_layers.max(1.0);
+                    }
+                    OpKind::DpParamAllGatherBwd => {
+                        bwd_t += t;
+                        first += t / w.stage_layers.max(1.0);
+                    }
+                    _ => bwd_t += t,
+                }
+            }
+            // the ideal pricing is a lower bound by construction
+            dp_exposed += (m * ((fwd_t - fwd_window).max(0.0) + (bwd_t - bwd_window).max(0.0) + first)).max(ideal_mb);
         }
         for op in &w.dp_per_step {
             let t = self.comm(op, l);
             let Op::Comm { role, bytes, .. } = op else { continue };
             let frac = (DP_BUCKET_PARAMS / params_bucket(*bytes).max(1.0)).min(1.0);
-            let window = if *role == CommRole::Overlappable { bwd_window } else { fwd_window };
+            // realistic: the distributed optimizer's parameter all-gather
+            // runs after the optimizer step, before the next forward
+            // (Megatron-LM `--overlap-param-gather` is off by default)
+            let window = match (*role, self.options.overlap) {
+                (CommRole::Overlappable, _) => bwd_window,
+                (_, Overlap::Ideal) => fwd_window,
+                (_, Overlap::Realistic) => 0.0,
+            };
             dp_exposed += if self.options.dp_overlap { (t * frac).max(t - window) } else { t };
         }
         let optimizer: f64 = w

@@ -134,3 +134,118 @@ fn korthikanti_figure1_memory() {
     }
     assert!(worst <= 0.05, "worst memory error {:.2} % > 5 %", worst * 100.0);
 }
+
+/// One row of NVIDIA's NeMo pre-training performance tables (FP8, per-tensor
+/// current scaling; Transformer Engine, fused attention, distributed
+/// optimizer, TP communication overlap).
+struct NemoRow {
+    model: &'static str,
+    gpus: u64,
+    gbs: u64,
+    mbs: u64,
+    seq: u64,
+    tp: u64,
+    pp: u64,
+    vp: u64,
+    tokens_per_gpu_s: f64,
+}
+
+/// NeMo 24.12 performance summary, DGX-H100, FP8 (docs.nvidia.com
+/// nemo-framework/user-guide/24.12 performance_summary, 2024): the rows
+/// whose models are in the catalog and that use no context parallelism.
+const NEMO_H100: [NemoRow; 5] = [
+    NemoRow { model: "nemo-megatron-gpt-20b", gpus: 64, gbs: 256, mbs: 2, seq: 2048, tp: 2, pp: 1, vp: 1, tokens_per_gpu_s: 5851.0 },
+    NemoRow { model: "gpt3-175b", gpus: 128, gbs: 256, mbs: 1, seq: 2048, tp: 4, pp: 8, vp: 6, tokens_per_gpu_s: 716.0 },
+    NemoRow { model: "gpt3-175b", gpus: 512, gbs: 2048, mbs: 2, seq: 2048, tp: 4, pp: 8, vp: 6, tokens_per_gpu_s: 825.0 },
+    NemoRow { model: "llama2-7b", gpus: 8, gbs: 128, mbs: 1, seq: 4096, tp: 1, pp: 1, vp: 1, tokens_per_gpu_s: 16934.0 },
+    NemoRow { model: "llama2-70b", gpus: 64, gbs: 128, mbs: 1, seq: 4096, tp: 4, pp: 4, vp: 20, tokens_per_gpu_s: 1728.0 },
+];
+
+/// NeMo 25.02 performance summary, DGX-B200, FP8 (same page, container
+/// 25.02, 2025): catalog models without context parallelism.
+const NEMO_B200: [NemoRow; 2] = [
+    NemoRow { model: "gpt3-175b", gpus: 512, gbs: 2048, mbs: 2, seq: 2048, tp: 4, pp: 4, vp: 6, tokens_per_gpu_s: 1600.0 },
+    NemoRow { model: "llama3-8b", gpus: 8, gbs: 128, mbs: 2, seq: 8192, tp: 1, pp: 1, vp: 1, tokens_per_gpu_s: 26006.0 },
+];
+
+/// Simulated tokens/s/GPU of a NeMo row with the given GEMM scale.
+fn nemo_predict(r: &NemoRow, system: &str, scale: f64) -> f64 {
+    use flopprint::simulator::{AttentionKernel, Overlap, TpOverlap};
+    let sys = catalog::system(system).unwrap();
+    let acc = catalog::accelerator(&sys.accelerator).unwrap();
+    let device = AnalyticDevice::new(&acc).with_gemm_scale(scale);
+    let spec = catalog::model(r.model).unwrap();
+    let dp = r.gpus / (r.tp * r.pp);
+    let plan = Plan {
+        tp: r.tp,
+        pp: r.pp,
+        dp,
+        interleave: r.vp,
+        sp: r.tp > 1,
+        ep: 1,
+        zero: u8::from(dp > 1),
+        recompute: Recompute::None,
+        micro_batch: r.mbs,
+        global_batch: r.gbs,
+        dtype: Dtype::Fp8,
+    };
+    plan.validate(&spec).unwrap();
+    let w = workload::build(&spec, &plan, r.seq).unwrap();
+    let net = Network::from_system(Some(&sys), r.gpus);
+    let options = SimOptions {
+        attention: AttentionKernel::Flash,
+        overlap: Overlap::Realistic,
+        tp_overlap: if r.tp > 1 { TpOverlap::Ring } else { TpOverlap::None },
+        ..SimOptions::default()
+    };
+    let b = Simulator { device: &device, network: &net, options }.step(&w);
+    (r.gbs * r.seq) as f64 / b.step_time_s / r.gpus as f64
+}
+
+/// Mean |ln(predicted / published)| of rows at a scale.
+fn nemo_loss(rows: &[&NemoRow], system: &str, scale: f64) -> f64 {
+    rows.iter().map(|r| (nemo_predict(r, system, scale) / r.tokens_per_gpu_s).ln().abs()).sum::<f64>() / rows.len() as f64
+}
+
+/// The scale in 0.40..=1.30 (step 0.01) minimising [`nemo_loss`].
+fn nemo_fit(rows: &[&NemoRow], system: &str) -> f64 {
+    (40..=130).map(|i| f64::from(i) / 100.0).min_by(|a, b| nemo_loss(rows, system, *a).total_cmp(&nemo_loss(rows, system, *b))).unwrap()
+}
+
+/// Prints the fit residuals and leave-one-out errors of a family's GEMM
+/// scale, and checks the constant in the code is the fit.
+fn family_fit(label: &str, rows: &[NemoRow], system: &str, constant: f64) -> (f64, f64) {
+    let all: Vec<&NemoRow> = rows.iter().collect();
+    let fitted = nemo_fit(&all, system);
+    println!("\n{label}: GEMM scale fitted {fitted:.2} (in code {constant:.2}) on {} NeMo rows", rows.len());
+    println!("{:<22} {:>5} {:>10} {:>10} {:>8} {:>9} {:>8}", "model", "GPUs", "published", "fitted", "resid", "LOO scale", "LOO err");
+    let (mut fit_abs, mut loo_abs) = (0.0, 0.0);
+    for (i, r) in rows.iter().enumerate() {
+        let pred = nemo_predict(r, system, constant);
+        let rest: Vec<&NemoRow> = rows.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, x)| x).collect();
+        let s = nemo_fit(&rest, system);
+        let loo = nemo_predict(r, system, s);
+        let (e, l) = (pred / r.tokens_per_gpu_s - 1.0, loo / r.tokens_per_gpu_s - 1.0);
+        fit_abs += e.abs();
+        loo_abs += l.abs();
+        println!("{:<22} {:>5} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>+7.1}%", r.model, r.gpus, r.tokens_per_gpu_s, pred, e * 100.0, s, l * 100.0);
+    }
+    let n = rows.len() as f64;
+    println!("mean |residual| {:.1} %, mean |leave-one-out error| {:.1} %", fit_abs / n * 100.0, loo_abs / n * 100.0);
+    assert!((fitted - constant).abs() < 0.011, "{label}: the fit gives {fitted}, the code has {constant}");
+    (fit_abs / n, loo_abs / n)
+}
+
+#[test]
+fn nemo_h100_fp8_fit() {
+    use flopprint::simulator::device::HOPPER_GEMM_SCALE;
+    let (fit, loo) = family_fit("Hopper (DGX-H100, NeMo 24.12 FP8)", &NEMO_H100, "dgx-h100", HOPPER_GEMM_SCALE);
+    assert!(fit < 0.15 && loo < 0.25, "fit {fit} loo {loo}");
+}
+
+#[test]
+fn nemo_b200_fp8_fit() {
+    use flopprint::simulator::device::BLACKWELL_GEMM_SCALE;
+    let (fit, loo) = family_fit("Blackwell (DGX-B200, NeMo 25.02 FP8)", &NEMO_B200, "dgx-b200", BLACKWELL_GEMM_SCALE);
+    assert!(fit < 0.15 && loo < 0.35, "fit {fit} loo {loo}");
+}

@@ -90,4 +90,27 @@ fn main() {
         }
         println!("one estimate, {label}: {:.2} ms", t0.elapsed().as_secs_f64() / f64::from(n) * 1e3);
     }
+    // the power stage's share of an estimate: the stage itself plus the 14
+    // power-model evaluations the uncertainty stage makes (issue target < 5 %)
+    {
+        use flopprint::estimate::{compute, power, timing, uncertainty};
+        let (input, defaulted) =
+            flopprint::scenario::input_with_defaults(Some(seed.as_path()), &flopprint::scenario::ScenarioInput::default()).expect("scenario");
+        let sc = input.resolve(defaulted).expect("resolves");
+        let n = 200;
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(flopprint::estimate::estimate(&sc).expect("estimates"));
+        }
+        let whole = t0.elapsed().as_secs_f64() / f64::from(n);
+        let c = compute::run(&sc).expect("compute");
+        let t = timing::run(&sc, &c);
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let p = power::run(&sc, &c, &t).expect("power");
+            std::hint::black_box(uncertainty::power_response(&p));
+        }
+        let pw = t0.elapsed().as_secs_f64() / f64::from(n);
+        println!("power stage (model + uncertainty response): {:.1} us of a {:.2} ms estimate = {:.2} %", pw * 1e6, whole * 1e3, 100.0 * pw / whole);
+    }
 }

@@ -38,7 +38,8 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
 
 /// The power model's response to each uncertain constant at ±1σ, as
 /// `ln` factors (see src/uncertainty.rs for how samples combine them).
-fn power_response(p: &Power) -> Option<([f64; POWER_DRAWS], [f64; POWER_DRAWS])> {
+#[must_use]
+pub fn power_response(p: &Power) -> Option<([f64; POWER_DRAWS], [f64; POWER_DRAWS])> {
     let (inputs, phases) = p.inputs.as_ref()?;
     let spread = PowerSpread::default();
     let params = PowerParams::default();

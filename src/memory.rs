@@ -115,11 +115,17 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
 
 /// Stored activation bytes of one layer and micro-batch (Korthikanti 2022
 /// Table 2 as generalised above), with the SP all-gather redo or not.
+///
+/// `fused_attention`: a FlashAttention-style kernel stores no `s x s`
+/// scores, softmax or dropout mask (it keeps the softmax statistics, `s`
+/// values per head, and recomputes the scores in backward; Dao et al. 2022
+/// §3.1), so the attention core's `5·a·s²·b` bytes are not held, as with
+/// selective recomputation.
 #[must_use]
-pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, sp_ag_redo: bool) -> f64 {
+pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, sp_ag_redo: bool, fused_attention: bool) -> f64 {
     let s = seq_len as f64;
     let b = plan.micro_batch as f64;
-    let mut x = activation_bytes_per_layer(spec, plan, s, b);
+    let mut x = activation_bytes_per_layer(spec, plan, s, b, fused_attention);
     if !sp_ag_redo && plan.sp && plan.tp > 1 && plan.recompute != Recompute::Full {
         let scale = activation_dtype_bytes(plan.dtype) / 2.0;
         x += 4.0 * s * b * spec.hidden as f64 * (1.0 - 1.0 / plan.tp as f64) * scale;
@@ -127,7 +133,7 @@ pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u
     x
 }
 
-fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> f64 {
+fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64, fused_attention: bool) -> f64 {
     let h = spec.hidden as f64;
     let a = spec.heads as f64;
     let t = plan.tp as f64;
@@ -143,7 +149,7 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> 
         let input = 2.0 * sbh * scale;
         return if plan.sp { input / t } else { input };
     }
-    let attn_core = if plan.recompute == Recompute::Selective { 0.0 } else { 5.0 * a * s * s * b };
+    let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { 5.0 * a * s * s * b };
     // parts replicated across TP ranks without SP: layernorm inputs (4sbh),
     // attention and MLP dropout masks/inputs (Korthikanti Table 2: 10sbh)
     let replicated = 10.0 * sbh;
@@ -155,7 +161,7 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64) -> 
 /// offload, SP all-gather redone in backward).
 #[must_use]
 pub fn per_device(spec: &ModelSpec, plan: &Plan, seq_len: u64, fine_tune: FineTune, capacity: Bytes) -> MemoryBreakdown {
-    per_device_with(spec, plan, seq_len, fine_tune, capacity, Offload::default(), true, Bytes::new(0.0))
+    per_device_with(spec, plan, seq_len, fine_tune, capacity, Offload::default(), true, Bytes::new(0.0), false)
 }
 
 /// Memory per device with offloading and the SP all-gather redo choice;
@@ -170,6 +176,7 @@ pub fn per_device_with(
     offload: Offload,
     sp_ag_redo: bool,
     host_capacity: Bytes,
+    fused_attention: bool,
 ) -> MemoryBreakdown {
     let params = params_on_device(spec, plan);
     let dp = plan.dp as f64;
@@ -195,7 +202,7 @@ pub fn per_device_with(
     // (Korthikanti 2022 §4.2.3); plain 1F1B holds exactly L layers' worth
     // (Figure 1: 1T on PP 64 without interleaving = 128 x 21·sbh)
     let in_flight = if plan.pp > 1 && plan.interleave > 1 { 1.0 + (p - 1.0) / (p * v) } else { 1.0 };
-    let per_layer = activation_bytes_per_layer_with(spec, plan, seq_len, sp_ag_redo);
+    let per_layer = activation_bytes_per_layer_with(spec, plan, seq_len, sp_ag_redo, fused_attention);
     // no pipeline: one micro-batch's activations of all layers
     let mut act = per_layer * layers * if plan.pp > 1 { in_flight } else { 1.0 };
     let mut host = 0.0;

@@ -202,7 +202,17 @@ fn pick<T: Copy>(fixed: Option<T>, all: Vec<T>) -> Vec<T> {
 
 /// Memory of a plan under the options.
 fn memory_of(p: &Problem<'_>, plan: &Plan, options: SimOptions) -> MemoryBreakdown {
-    memory::per_device_with(p.spec, plan, p.seq_len, p.fine_tune, p.capacity, options.offload, options.sp_ag_redo, Bytes::new(p.network.host_memory_per_gpu))
+    memory::per_device_with(
+        p.spec,
+        plan,
+        p.seq_len,
+        p.fine_tune,
+        p.capacity,
+        options.offload,
+        options.sp_ag_redo,
+        Bytes::new(p.network.host_memory_per_gpu),
+        options.attention == crate::simulator::AttentionKernel::Flash,
+    )
 }
 
 /// Evaluates one plan: `None` when invalid.

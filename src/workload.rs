@@ -694,11 +694,11 @@ fn offload_sizes(c: &Ctx<'_>, params: f64) -> OffloadSizes {
     let (w_bytes, o_bytes) = if plan.dtype.is_mixed_precision() { (c.e, 12.0) } else { (plan.dtype.bytes(), 2.0 * plan.dtype.bytes()) };
     let weights_dev = body_params * w_bytes / if plan.zero >= 3 { dp } else { 1.0 };
     let optimizer_dev = body_params * o_bytes / if plan.zero >= 1 { dp } else { 1.0 };
-    let act_redo = crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, true);
+    let act_redo = crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, true, false);
     OffloadSizes {
         block_weights: weights_dev / stage_layers,
         block_activations: act_redo,
-        block_gathered_extra: crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, false) - act_redo,
+        block_gathered_extra: crate::memory::activation_bytes_per_layer_with(c.spec, plan, c.seq_len, false, false) - act_redo,
         weights: weights_dev,
         optimizer: optimizer_dev,
     }

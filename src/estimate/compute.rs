@@ -20,7 +20,7 @@ use crate::scenario::{BatchRequest, Mode, PlanRequest, Scenario};
 use crate::search::{self, nearest_multiple, BatchRounding, Constraints, Problem};
 use crate::simulator::device::Family;
 use crate::simulator::{AnalyticDevice, AttentionKernel, DeviceModel, Network, SimOptions};
-use crate::units::FlopPerSec;
+use crate::units::{Bytes, FlopPerSec};
 use crate::workload::{self, Workload};
 
 /// How the plan was chosen.
@@ -214,9 +214,11 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
             dtype: sc.dtype,
         };
         plan.validate(spec)?;
-        let memory = memory::per_device(spec, &plan, sc.seq_len, sc.fine_tune, capacity);
+        let options = user_options(sc);
+        let fused = options.attention == crate::simulator::AttentionKernel::Flash;
+        let memory = memory::per_device_with(spec, &plan, sc.seq_len, sc.fine_tune, capacity, options.offload, options.sp_ag_redo, Bytes::new(0.0), fused);
         let workload = workload::build(spec, &plan, sc.seq_len)?;
-        return Ok(PlannedStep { plan, options: user_options(sc), memory, chosen_by: ChosenBy::User, workload });
+        return Ok(PlannedStep { plan, options, memory, chosen_by: ChosenBy::User, workload });
     }
     let global = requested.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
     let problem = Problem {

@@ -17,6 +17,7 @@ pub mod dtype;
 pub mod estimate;
 pub mod flops;
 pub mod footprint;
+pub mod goodput;
 pub mod memory;
 pub mod notes;
 pub mod parallel;

@@ -134,6 +134,8 @@ pub struct Scenario {
     pub throughput: Throughput,
     pub measured_time: Option<MeasuredTime>,
     pub measured_power: Option<MeasuredPower>,
+    /// Goodput overrides (`--goodput`, `--failure-rate`, `--checkpoint-bandwidth`).
+    pub goodput: crate::goodput::GoodputRequest,
     pub price_per_gpu_hour: Option<Sourced<UsdPerGpuHour>>,
     pub embodied: bool,
     /// A measured calibration profile of the device (`--calibration`).
@@ -225,6 +227,9 @@ impl ScenarioInput {
         }
         for (flag, v, lo, hi, inc) in [
             ("--mfu", p.mfu, 0.0, 1.0, false),
+            ("--goodput", p.goodput, 0.0, 1.0, false),
+            ("--failure-rate", p.failure_rate, 0.0, 1.0, true),
+            ("--checkpoint-bandwidth", p.checkpoint_bandwidth, 0.0, 1e9, false),
             ("--pue", s.pue, 1.0, 3.0, true),
             ("--grid-intensity", s.grid_intensity, 0.0, 2000.0, true),
             ("--electricity-price", s.electricity_price, 0.0, 10.0, true),
@@ -467,6 +472,11 @@ impl ScenarioInput {
             throughput,
             measured_time,
             measured_power,
+            goodput: crate::goodput::GoodputRequest {
+                factor: p.goodput,
+                failure_rate_per_gpu_hour: p.failure_rate,
+                checkpoint_gb_per_s: p.checkpoint_bandwidth,
+            },
             price_per_gpu_hour,
             embodied: pr.embodied.unwrap_or(true),
             calibration,

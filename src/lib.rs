@@ -29,4 +29,5 @@ pub mod search;
 pub mod simulator;
 pub mod uncertainty;
 pub mod units;
+pub mod validate;
 pub mod workload;

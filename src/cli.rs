@@ -35,6 +35,8 @@ pub enum Command {
         /// What to list.
         what: ListWhat,
     },
+    /// Compare predictions with published training runs (step time, TFLOP/s, MFU, GPU-hours, energy) and the 6ND@40% rule of thumb.
+    Validate(ValidateArgs),
     /// Show one catalog entry (accelerator, system, site or model) with its sources.
     Show {
         /// The id, e.g. a100-sxm4-80gb, dgx-h100, france, gpt3-175b.
@@ -125,6 +127,19 @@ pub struct EstimateArgs {
     /// Also draw the energy and CO2e plot to this .svg or .png file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Dataset TOML (default: the embedded tests/data/published_runs.toml).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub format: PlanFormat,
+    /// Write to this file instead of stdout (written whole or not at all).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -239,6 +254,25 @@ pub fn run(cli: Cli) -> Result<()> {
                 ListWhat::Models => Kind::Model,
             };
             emit(report::catalog::list(kind)?.as_bytes(), None)
+        }
+        Command::Validate(a) => {
+            let v = match &a.data {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).with_context(|| format!("--data {}: cannot read", p.display()))?;
+                    flopprint::validate::run(&p.display().to_string(), &text)
+                }
+                None => flopprint::validate::run_embedded(),
+            }
+            .map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+            let bytes = match a.format {
+                PlanFormat::Json => {
+                    let mut b = serde_json::to_vec_pretty(&v).context("serializing the validation")?;
+                    b.push(b'\n');
+                    b
+                }
+                PlanFormat::Table => flopprint::validate::table(&v).into_bytes(),
+            };
+            emit(&bytes, a.out.as_deref())
         }
         Command::Show { id } => emit(report::catalog::show(&id)?.as_bytes(), None),
     }

@@ -109,6 +109,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
                 recompute: Some(p.recompute),
                 micro_batch: Some(p.micro_batch),
                 overlap: sc.plan.overlap,
+                attention: sc.plan.attention,
             };
             s2.batch = crate::scenario::BatchRequest::Sequences(p.global_batch);
             s2.throughput = crate::scenario::Throughput::Mfu(0.5);

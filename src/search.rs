@@ -64,6 +64,9 @@ pub struct Constraints {
     /// Restrict the space to what a Megatron-LM / NeMo user picks
     /// ([`Constraints::framework_rules`]).
     pub framework_rules: bool,
+    /// Under the framework rules, shard weights too (ZeRO-3 / FSDP): what a
+    /// user does when no plan fits with the distributed optimizer.
+    pub fsdp_fallback: bool,
 }
 
 impl Constraints {
@@ -274,7 +277,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         if c.framework_rules && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
             continue;
         }
-        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| layers.is_multiple_of(*q)).collect());
+        // stages may hold unequal layer counts (Megatron-core's uneven first /
+        // last stages; Llama 3 405B ran 126 layers on PP 16): the most loaded
+        // stage holds ceil(layers / pp), which memory and time use
+        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| *q <= layers).collect());
         for &pp in &pps {
             if !p.gpus.is_multiple_of(tp * pp) {
                 continue;
@@ -302,8 +308,14 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp.is_multiple_of(*e)).collect() } else { vec![1] });
             for micro in pick(c.micro_batch, divisors(local)) {
                 let m = local / micro.max(1);
-                let vs =
-                    pick(c.interleave, if pp == 1 { vec![1] } else { divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect() });
+                let vs = pick(
+                    c.interleave,
+                    if pp == 1 || !layers.is_multiple_of(pp) {
+                        vec![1]
+                    } else {
+                        divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect()
+                    },
+                );
                 for &v in &vs {
                     for &ep in &eps {
                         outer.push(Outer { tp, pp, dp, v, micro, batch, ep });
@@ -333,8 +345,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             let zeros = pick(
                 c.zero,
                 if o.dp > 1 {
-                    if rules {
+                    if rules && !c.fsdp_fallback {
                         vec![1]
+                    } else if rules {
+                        vec![3]
                     } else {
                         vec![0, 1, 2, 3]
                     }
@@ -524,8 +538,10 @@ mod tests {
         // data-fastest rank order puts TP on the NICs
         let di = ev(SimOptions { dp_inner: true, ..SimOptions::default() });
         assert!(di.breakdown.tp_comm_exposed_s > base.breakdown.tp_comm_exposed_s);
-        // the Megatron schedule reproduces the old, narrower space
+        // the Megatron schedule fixes the schedule options: a narrower space
+        // (456 points: 144 with PP dividing the layers, the rest with uneven
+        // first/last stages)
         let m = search(&Problem { constraints: Constraints::default().megatron_schedule(), ..p }, 1);
-        assert_eq!(m.configs_evaluated, 144);
+        assert_eq!(m.configs_evaluated, 456);
     }
 }

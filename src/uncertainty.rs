@@ -20,6 +20,7 @@
 //! | grid intensity (site default) | normal, σ = 10 % | annual averages move ~5–15 % year on year (Ember 2024) |
 //! | embodied carbon | lognormal, σ = 0.5 | LCA estimates for one GPU differ ~2× between methods (LLMCarbon vs vendor PCFs) |
 //! | rental price (catalog) | lognormal, σ = ln(high/low)/(2·1.645) from the tier's sourced provider range (P5–P95 ≈ low–high), else σ = 0.25 | providers' price lists per tier (hardware/accelerators `[rental_tiers]`); without a range, on-demand vs committed vs spot differ by ~2× |
+//! | failure rate (goodput model) | lognormal, σ = 0.5, through the goodput model's response | Llama 3 2024 §3.3.4: 1.3e-5 (GPU causes) to 2.2e-5 (incl. planned) per GPU-hour; OPT 2021 cloud ≈4× (derived from "~2 machines go down every day") |
 //!
 //! Sampling uses a fixed-seed SplitMix64 generator and statrs' inverse CDFs,
 //! so results are reproducible. The power factor is separable and
@@ -43,12 +44,21 @@ pub struct Spreads {
     pub grid_rel_sigma: f64,
     pub embodied_log_sigma: f64,
     pub price_log_sigma: f64,
+    /// σ of the log of the goodput model's failure rate (0: not varied).
+    pub goodput_log_sigma: f64,
 }
 
 impl Spreads {
     /// No uncertainty on anything.
-    pub const NONE: Spreads =
-        Spreads { throughput_log_sigma: 0.0, power_varied: false, pue_rel_sigma: 0.0, grid_rel_sigma: 0.0, embodied_log_sigma: 0.0, price_log_sigma: 0.0 };
+    pub const NONE: Spreads = Spreads {
+        throughput_log_sigma: 0.0,
+        power_varied: false,
+        pue_rel_sigma: 0.0,
+        grid_rel_sigma: 0.0,
+        embodied_log_sigma: 0.0,
+        price_log_sigma: 0.0,
+        goodput_log_sigma: 0.0,
+    };
     pub const DEFAULT_MFU_LOG_SIGMA: f64 = 0.20;
     pub const SIMULATED_LOG_SIGMA: f64 = 0.05;
     pub const SIMULATED_OTHER_LOG_SIGMA: f64 = 0.15;
@@ -57,6 +67,7 @@ impl Spreads {
     pub const GRID_REL_SIGMA: f64 = 0.10;
     pub const EMBODIED_LOG_SIGMA: f64 = 0.5;
     pub const PRICE_LOG_SIGMA: f64 = 0.25;
+    pub const GOODPUT_LOG_SIGMA: f64 = 0.5;
 }
 
 /// Percentiles of one output.
@@ -89,6 +100,8 @@ pub struct Point {
     pub grid_g_per_kwh: f64,
     pub embodied_kg: f64,
     pub price_per_gpu_hour: Option<f64>,
+    /// `ln` of the wall-time factor at failure rate × exp(±σ) (goodput).
+    pub goodput_ln_response: (f64, f64),
 }
 
 struct SplitMix64(u64);
@@ -148,8 +161,19 @@ pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64, power: Option<Po
         let grid = (p.grid_g_per_kwh * (1.0 + s.grid_rel_sigma * z())).max(0.0);
         let emb = p.embodied_kg * (s.embodied_log_sigma * z()).exp();
         let price = (s.price_log_sigma * z()).exp();
-        // time scales as 1 / throughput
-        let scale_t = 1.0 / speed;
+        // drawn last, and only when varied, so runs without it keep their stream
+        let lost = if s.goodput_log_sigma > 0.0 {
+            let zg = z();
+            if zg >= 0.0 {
+                (p.goodput_ln_response.0 * zg).exp()
+            } else {
+                (p.goodput_ln_response.1 * -zg).exp()
+            }
+        } else {
+            1.0
+        };
+        // time scales as 1 / throughput and 1 / goodput
+        let scale_t = lost / speed;
         let t = p.wall_time_h * scale_t;
         let e_fac = p.energy_it_kwh * scale_t * power * pue;
         wall.push(t);
@@ -176,7 +200,16 @@ mod tests {
     use super::*;
 
     fn point() -> Point {
-        Point { wall_time_h: 100.0, gpus: 8.0, energy_it_kwh: 1000.0, pue: 1.2, grid_g_per_kwh: 400.0, embodied_kg: 50.0, price_per_gpu_hour: Some(2.0) }
+        Point {
+            wall_time_h: 100.0,
+            gpus: 8.0,
+            energy_it_kwh: 1000.0,
+            pue: 1.2,
+            grid_g_per_kwh: 400.0,
+            embodied_kg: 50.0,
+            price_per_gpu_hour: Some(2.0),
+            goodput_ln_response: (0.0, 0.0),
+        }
     }
 
     #[test]
@@ -189,8 +222,15 @@ mod tests {
 
     #[test]
     fn ranges_are_ordered_and_bracket_the_median() {
-        let s =
-            Spreads { throughput_log_sigma: 0.2, power_varied: true, pue_rel_sigma: 0.03, grid_rel_sigma: 0.1, embodied_log_sigma: 0.5, price_log_sigma: 0.25 };
+        let s = Spreads {
+            throughput_log_sigma: 0.2,
+            power_varied: true,
+            pue_rel_sigma: 0.03,
+            grid_rel_sigma: 0.1,
+            embodied_log_sigma: 0.5,
+            price_log_sigma: 0.25,
+            goodput_log_sigma: 0.0,
+        };
         let f = |z: &[f64; POWER_DRAWS]| (0.1 * z[0]).exp();
         let u = monte_carlo(&point(), &s, 20_000, 7, Some(&f));
         for r in [u.wall_time_h, u.gpu_hours, u.energy_facility_kwh, u.co2e_total_kg, u.cost_rental_usd.unwrap()] {

@@ -94,6 +94,9 @@ pub fn default_global_batch(spec: &ModelSpec, seq_len: u64, dp_hint: u64) -> u64
 /// unfused.
 #[must_use]
 pub fn attention_kernel(sc: &Scenario) -> AttentionKernel {
+    if let Some(k) = sc.plan.attention {
+        return k;
+    }
     if Family::from_name(&sc.accelerator.family).has_flash_attention() {
         AttentionKernel::Flash
     } else {
@@ -235,7 +238,17 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         constraints: Constraints { attention: Some(attention_kernel(sc)), overlap: Some(r.overlap.unwrap_or_default()), ..constraints(r) }
             .with_framework_rules(),
     };
-    let found = search::search(&problem, 1);
+    let mut found = search::search(&problem, 1);
+    if found.top.is_empty() && r.zero.is_none() {
+        // nothing fits with the distributed optimizer: shard the weights too
+        // (ZeRO-3 / FSDP), as OPT-175B and many large runs did
+        let fallback = Problem { constraints: Constraints { fsdp_fallback: true, ..problem.constraints }, ..problem };
+        let again = search::search(&fallback, 1);
+        if !again.top.is_empty() {
+            notes.push(Note::Plan("no plan fits with the distributed optimizer (ZeRO-1): weights sharded as well (ZeRO-3 / FSDP)".into()));
+            found = again;
+        }
+    }
     let best = found.top.into_iter().next().or(found.least_memory);
     match best {
         Some(c) => {

@@ -1,7 +1,7 @@
 //! The estimate pipeline: a chain of stages with one job each,
 //!
 //! ```text
-//! resolve (src/scenario) -> compute -> timing -> power -> footprint -> uncertainty -> Estimate
+//! resolve (src/scenario) -> compute -> timing -> goodput -> power -> footprint -> uncertainty -> Estimate
 //! ```
 //!
 //! each returning its result with its sources and notes. Predict and
@@ -10,6 +10,7 @@
 
 pub mod compute;
 pub mod footprint;
+pub mod goodput;
 pub mod power;
 pub mod timing;
 pub mod uncertainty;
@@ -112,7 +113,12 @@ pub struct Estimate {
     pub model_tflops_per_gpu: Option<f64>,
     pub hardware_tflops_per_gpu: Option<f64>,
     pub peak_tflops_per_gpu: f64,
+    /// The run's wall clock: productive time / goodput in predict mode.
     pub wall_time_h: f64,
+    /// Productive time only (the ideal run: no failures, checkpoints, evaluation).
+    pub wall_time_ideal_h: f64,
+    /// The production goodput applied (predict mode; null when accounted).
+    pub goodput: Option<goodput::GoodputOut>,
     pub wall_time_days: f64,
     pub gpu_hours: f64,
     pub power_per_gpu_w: f64,
@@ -176,14 +182,23 @@ pub struct Estimate {
 /// In predict mode: an invalid plan, or a plan that does not fit memory.
 pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
     let c = compute::run(sc)?;
-    let t = timing::run(sc, &c);
+    let mut t = timing::run(sc, &c);
+    let g = goodput::run(sc, &mut t);
     let p = power::run(sc, &c, &t)?;
     let f = footprint::run(sc, &t, &p);
-    let u = uncertainty::run(sc, &t, &p, &f);
-    Ok(assemble(sc, &c, &t, &p, &f, u))
+    let u = uncertainty::run(sc, &t, &p, &f, g.response);
+    Ok(assemble(sc, &c, &t, &g, &p, &f, u))
 }
 
-fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::Power, f: &footprint::FootprintStage, uncertainty: Uncertainty) -> Estimate {
+fn assemble(
+    sc: &Scenario,
+    c: &compute::Compute,
+    t: &timing::Timing,
+    g: &goodput::GoodputStage,
+    p: &power::Power,
+    f: &footprint::FootprintStage,
+    uncertainty: Uncertainty,
+) -> Estimate {
     let spec = &sc.model;
     let params = spec.params();
     let gpus = sc.gpus as f64;
@@ -192,8 +207,8 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     sources.extend(c.sources.iter().cloned());
     sources.extend(f.sources.iter().cloned());
-    let notes: Vec<Note> = sc.notes.iter().chain(&c.notes).chain(&t.notes).chain(&p.notes).chain(&f.notes).cloned().collect();
-    let per_gpu = |x: Option<Flop>| x.map(|x| (x / wall).tflops() / gpus).filter(|v| v.is_finite());
+    let notes: Vec<Note> = sc.notes.iter().chain(&c.notes).chain(&t.notes).chain(&g.notes).chain(&p.notes).chain(&f.notes).cloned().collect();
+    let per_gpu = |x: Option<Flop>| x.map(|x| (x / t.wall_ideal).tflops() / gpus).filter(|v| v.is_finite());
     let energy_it = fp.energy_it.kwh();
     let energy_acc = fp.energy_accelerators.map(crate::units::Joules::kwh);
     let energy_net = p.network.map(|w| (w * wall).kwh());
@@ -225,7 +240,7 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
         flops_total: t.flops_model.map(Flop::value),
         flops_hardware_total: t.flops_hardware.map(Flop::value),
         steps: t.steps,
-        step_time_s: t.steps.map(|s| wall.value() / s),
+        step_time_s: t.steps.map(|s| t.wall_ideal.value() / s),
         mfu: t.mfu,
         hfu: t.hfu,
         mfu_source: t.source_text(),
@@ -233,6 +248,8 @@ fn assemble(sc: &Scenario, c: &compute::Compute, t: &timing::Timing, p: &power::
         hardware_tflops_per_gpu: per_gpu(t.flops_hardware),
         peak_tflops_per_gpu: c.machine.peak.tflops(),
         wall_time_h: wall.hours(),
+        wall_time_ideal_h: t.wall_ideal.hours(),
+        goodput: g.out.clone(),
         wall_time_days: wall.days(),
         gpu_hours: gpus * wall.hours(),
         power_per_gpu_w: p.total.value() / gpus,

@@ -32,7 +32,10 @@ pub enum TimeSource {
 /// What the timing stage found.
 #[derive(Debug, Clone)]
 pub struct Timing {
+    /// The wall clock of the run (after the goodput stage: ideal / goodput).
     pub wall: Seconds,
+    /// The wall clock of productive time (no failures, checkpoints, evaluation).
+    pub wall_ideal: Seconds,
     pub source: TimeSource,
     /// The step simulated for the power model's phase mix, when a plan
     /// exists (also in accounting mode and with `--mfu`).
@@ -103,5 +106,5 @@ pub fn run(sc: &Scenario, c: &Compute) -> Timing {
         notes.push(Note::ImpossibleMfu { mfu: m });
         mfu = None;
     }
-    Timing { wall, source, phases, flops_model, flops_hardware, steps, mfu, hfu, notes }
+    Timing { wall, wall_ideal: wall, source, phases, flops_model, flops_hardware, steps, mfu, hfu, notes }
 }

@@ -16,7 +16,7 @@ pub const UNCERTAINTY_SEED: u64 = 0x666c_6f70_7072_696e;
 
 /// The spreads of this scenario's uncertain inputs.
 #[must_use]
-pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
+pub fn spreads(sc: &Scenario, t: &Timing, p: &Power, goodput_varied: bool) -> Spreads {
     Spreads {
         throughput_log_sigma: match &t.source {
             TimeSource::Measured(_) => 0.0,
@@ -33,6 +33,7 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power) -> Spreads {
         grid_rel_sigma: if sc.site_values.grid_given { 0.0 } else { Spreads::GRID_REL_SIGMA },
         embodied_log_sigma: Spreads::EMBODIED_LOG_SIGMA,
         price_log_sigma: sc.price_log_sigma.unwrap_or(Spreads::PRICE_LOG_SIGMA),
+        goodput_log_sigma: if goodput_varied { Spreads::GOODPUT_LOG_SIGMA } else { 0.0 },
     }
 }
 
@@ -57,7 +58,7 @@ pub fn power_response(p: &Power) -> Option<([f64; POWER_DRAWS], [f64; POWER_DRAW
 
 /// Runs the uncertainty stage.
 #[must_use]
-pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage) -> Uncertainty {
+pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage, goodput: Option<(f64, f64)>) -> Uncertainty {
     let fp = &f.footprint;
     let response = if p.measured { None } else { power_response(p) };
     let sampler = response.map(|(up, down)| {
@@ -72,8 +73,9 @@ pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage) -> Uncertai
             grid_g_per_kwh: sc.site_values.grid.value.value(),
             embodied_kg: fp.co2e_embodied.value(),
             price_per_gpu_hour: sc.price_per_gpu_hour.as_ref().map(|r| r.value.value()),
+            goodput_ln_response: goodput.unwrap_or((0.0, 0.0)),
         },
-        &spreads(sc, t, p),
+        &spreads(sc, t, p, goodput.is_some()),
         UNCERTAINTY_SAMPLES,
         UNCERTAINTY_SEED,
         sampler.as_ref().map(|f| f as PowerSampler<'_>),

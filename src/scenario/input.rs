@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
-//! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap | field by field |
+//! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
@@ -138,10 +138,26 @@ pub struct PlanSection {
     #[arg(long, value_parser = |s: &str| s.parse::<crate::simulator::Overlap>())]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<crate::simulator::Overlap>,
+    /// Attention kernel: flash (fused, FlashAttention-style; the default on NVIDIA Ampere, Hopper and Blackwell) or unfused (separate softmax kernels, Megatron-LM 2021/2022).
+    #[arg(long, value_parser = |s: &str| s.parse::<crate::simulator::AttentionKernel>())]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<crate::simulator::AttentionKernel>,
     /// Skip the step-time simulator: time = FLOPs / (GPUs x peak x default MFU of the family). TOML: `simulate = false`.
     #[arg(long = "no-simulate", num_args = 0, default_missing_value = "false")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulate: Option<bool>,
+    /// Production goodput in (0, 1]: productive time / wall time (failures, checkpoints, restarts, evaluation). Default: modelled (src/goodput.rs); 1 = the ideal run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<f64>,
+    /// Unexpected job interruptions per GPU-hour for the goodput model (default 2.0e-5, Llama 3 2024 Section 3.3.4).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+    /// Checkpoint write bandwidth available to the job in GB/s for the goodput model (default 273, Narayanan 2021 Section 5.10).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_bandwidth: Option<f64>,
 }
 
 /// Where the run happens.
@@ -346,7 +362,26 @@ impl HardwareSection {
 
 impl PlanSection {
     fn overlay(&mut self, over: &Self) {
-        overlay_fields!(self, over, tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap);
+        overlay_fields!(
+            self,
+            over,
+            tp,
+            pp,
+            interleave,
+            sp,
+            ep,
+            zero,
+            recompute,
+            micro_batch,
+            dtype,
+            mfu,
+            simulate,
+            overlap,
+            attention,
+            goodput,
+            failure_rate,
+            checkpoint_bandwidth
+        );
     }
 }
 

@@ -88,6 +88,8 @@ pub struct PlanRequest {
     pub micro_batch: Option<u64>,
     /// Overlap assumptions (`None`: realistic).
     pub overlap: Option<crate::simulator::Overlap>,
+    /// Attention kernel (`None`: fused where the family has it).
+    pub attention: Option<crate::simulator::AttentionKernel>,
 }
 
 /// Where the throughput comes from in predict mode.
@@ -136,6 +138,8 @@ pub struct Scenario {
     pub throughput: Throughput,
     pub measured_time: Option<MeasuredTime>,
     pub measured_power: Option<MeasuredPower>,
+    /// Goodput overrides (`--goodput`, `--failure-rate`, `--checkpoint-bandwidth`).
+    pub goodput: crate::goodput::GoodputRequest,
     pub price_per_gpu_hour: Option<Sourced<UsdPerGpuHour>>,
     /// Log-σ of the rental price's uncertainty: 0 when given, from the
     /// tier's sourced range when known (P5–P95 ≈ low–high), else `None`
@@ -235,6 +239,9 @@ impl ScenarioInput {
         }
         for (flag, v, lo, hi, inc) in [
             ("--mfu", p.mfu, 0.0, 1.0, false),
+            ("--goodput", p.goodput, 0.0, 1.0, false),
+            ("--failure-rate", p.failure_rate, 0.0, 1.0, true),
+            ("--checkpoint-bandwidth", p.checkpoint_bandwidth, 0.0, 1e9, false),
             ("--pue", s.pue, 1.0, 3.0, true),
             ("--grid-intensity", s.grid_intensity, 0.0, 2000.0, true),
             ("--electricity-price", s.electricity_price, 0.0, 10.0, true),
@@ -505,10 +512,16 @@ impl ScenarioInput {
                 recompute: p.recompute,
                 micro_batch: p.micro_batch,
                 overlap: p.overlap,
+                attention: p.attention,
             },
             throughput,
             measured_time,
             measured_power,
+            goodput: crate::goodput::GoodputRequest {
+                factor: p.goodput,
+                failure_rate_per_gpu_hour: p.failure_rate,
+                checkpoint_gb_per_s: p.checkpoint_bandwidth,
+            },
             price_per_gpu_hour,
             price_log_sigma,
             price_basis,

@@ -83,7 +83,7 @@ impl TpOverlap {
 }
 
 /// How the attention core (QKᵀ, softmax, dropout, ·V) runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttentionKernel {
     /// Separate batched GEMMs and memory-bound softmax/dropout kernels that
@@ -127,6 +127,17 @@ impl Overlap {
         match self {
             Overlap::Realistic => "realistic",
             Overlap::Ideal => "ideal",
+        }
+    }
+}
+
+impl std::str::FromStr for AttentionKernel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "flash" | "fused" => Ok(AttentionKernel::Flash),
+            "unfused" => Ok(AttentionKernel::Unfused),
+            _ => Err(format!("--attention `{s}` is not an attention kernel; use flash or unfused")),
         }
     }
 }

@@ -8,4 +8,5 @@ mod fuzz;
 mod properties;
 mod seed;
 mod simulator_cli;
+mod validate;
 mod validation;

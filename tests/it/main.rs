@@ -8,5 +8,6 @@ mod fuzz;
 mod properties;
 mod seed;
 mod simulator_cli;
+mod snapshot;
 mod validate;
 mod validation;

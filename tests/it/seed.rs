@@ -27,7 +27,12 @@ fn check(file: &str, text: &str, mismatches: &mut Vec<String>) {
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     if committed != text {
-        mismatches.push(file.to_string());
+        let d = if std::path::Path::new(file).extension().is_some_and(|x| x.eq_ignore_ascii_case("svg")) {
+            format!("{file}: the drawing changed\n")
+        } else {
+            super::snapshot::diff(file, &committed, text, 12)
+        };
+        mismatches.push(d);
     }
 }
 
@@ -49,7 +54,8 @@ fn committed_seed_reports_match_the_code() {
     check("mt-nlg-530b.svg", &String::from_utf8(svg).unwrap(), &mut mismatches);
     assert!(
         mismatches.is_empty(),
-        "reports/seed out of date: {mismatches:?}; regenerate with `FLOPPRINT_BLESS=1 cargo test --test it seed::` and review the diff"
+        "reports/seed out of date; regenerate with `FLOPPRINT_BLESS=1 cargo test --locked --test it seed::` and review the diff:\n{}",
+        mismatches.join("\n")
     );
 }
 

@@ -19,8 +19,15 @@ fn check(file: &str, bytes: &[u8], mismatches: &mut Vec<String>) {
         std::fs::write(&path, bytes).unwrap();
         return;
     }
-    if std::fs::read(&path).unwrap_or_default() != bytes {
-        mismatches.push(file.to_string());
+    let committed = std::fs::read(&path).unwrap_or_default();
+    if committed != bytes {
+        let d = match (std::str::from_utf8(&committed), std::str::from_utf8(bytes)) {
+            (Ok(old), Ok(new)) if !std::path::Path::new(file).extension().is_some_and(|x| x.eq_ignore_ascii_case("svg")) => {
+                super::snapshot::diff(file, old, new, 12)
+            }
+            _ => format!("{file}: the binary or drawing changed\n"),
+        };
+        mismatches.push(d);
     }
 }
 
@@ -38,7 +45,8 @@ fn committed_validation_reports_match_the_code_and_errors_stay_bounded() {
     check("predicted_vs_published.png", &validate::plot(&v, true).unwrap(), &mut mismatches);
     assert!(
         mismatches.is_empty(),
-        "reports/validation out of date: {mismatches:?}; regenerate with `FLOPPRINT_BLESS=1 cargo test --locked --test it validate::` and review the diff"
+        "reports/validation out of date; regenerate with `FLOPPRINT_BLESS=1 cargo test --locked --test it validate::` and review the diff:\n{}",
+        mismatches.join("\n")
     );
     // (2) MAPE bounds: the values measured when this test was written plus a small margin
     for (cat, bound) in BOUNDS {

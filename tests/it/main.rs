@@ -7,4 +7,5 @@ mod cli;
 mod properties;
 mod seed;
 mod simulator_cli;
+mod uncertainty_cli;
 mod validation;

@@ -8,6 +8,7 @@ pub mod json;
 pub mod markdown;
 pub mod plot;
 pub mod table;
+pub mod xlsx;
 
 use crate::estimate::Estimate;
 
@@ -38,7 +39,7 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Csv => Box::new(Spreadsheet(export::Sheet::Csv)),
         Format::Parquet => Box::new(Spreadsheet(export::Sheet::Parquet)),
-        Format::Xlsx => Box::new(Spreadsheet(export::Sheet::Xlsx)),
+        Format::Xlsx => Box::new(Planning),
     }
 }
 
@@ -46,6 +47,15 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
 #[must_use]
 pub fn is_binary(f: Format) -> bool {
     matches!(f, Format::Parquet | Format::Xlsx)
+}
+
+/// The planning workbook (src/report/xlsx.rs).
+struct Planning;
+
+impl Exporter for Planning {
+    fn render(&self, e: &Estimate) -> Result<Vec<u8>, String> {
+        xlsx::estimate(e)
+    }
 }
 
 /// One-row spreadsheet of an estimate.

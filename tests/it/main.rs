@@ -7,5 +7,8 @@ mod cli;
 mod properties;
 mod seed;
 mod simulator_cli;
+mod snap;
+mod sweep_cli;
 mod uncertainty_cli;
 mod validation;
+mod xlsx;

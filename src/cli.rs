@@ -30,6 +30,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Estimate the cross product of lists of inputs (--nodes 8..256x2 --site france,poland ...) in parallel: one row per scenario, failed ones with their error; --out DIR writes sweep.csv, sweep.parquet, sweep.json, sweep.xlsx.
     Sweep(SweepArgs),
+    /// Write a report directory: report.md (scenario, results, method, sources) with plots as SVG and PNG (scaling, CO2e by site, energy and cost breakdowns, memory, uncertainty, tornado).
+    Report(ReportArgs),
     /// Measure this machine: time real GEMMs on the CPU (and NVIDIA GPU), sample power, write a calibration profile.
     Calibrate(CalibrateArgs),
     /// List catalog entries.
@@ -124,6 +126,18 @@ pub struct EstimateArgs {
     /// Also draw the energy and CO2e plot to this .svg or .png file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct ReportArgs {
+    /// Scenario TOML (fields as the flags); flags override it.
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: ScenarioInput,
+    /// The directory to write report.md and the plots into (each file written whole or not at all).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -231,6 +245,16 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Calibrate(a) => calibrate(&a),
         Command::Sweep(a) => sweep(&a),
+        Command::Report(a) => {
+            let r = report::full::run(a.scenario.as_deref(), &a.flags).map_err(anyhow::Error::msg)?;
+            let files = report::full::files(&r).map_err(anyhow::Error::msg)?;
+            std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create the directory", a.out.display()))?;
+            for (name, bytes) in &files {
+                emit(bytes, Some(&a.out.join(name)))?;
+            }
+            eprintln!("wrote {} files to {}", files.len(), a.out.display());
+            Ok(())
+        }
         Command::Plan(a) => {
             let (mut input, defaulted) = scenario::input_with_defaults(a.scenario.as_deref(), &a.flags)?;
             let tokens_given = input.tokens.is_some();

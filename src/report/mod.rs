@@ -3,7 +3,9 @@
 
 pub mod calibration;
 pub mod catalog;
+pub mod charts;
 pub mod export;
+pub mod full;
 pub mod json;
 pub mod markdown;
 pub mod plot;

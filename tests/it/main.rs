@@ -5,6 +5,7 @@ mod calibrate_cli;
 mod catalog;
 mod cli;
 mod properties;
+mod report_cli;
 mod seed;
 mod simulator_cli;
 mod snap;

@@ -28,6 +28,10 @@ pub enum Command {
     /// recompute x SP x ZeRO x EP) for a fixed cluster and global batch,
     /// simulate each, and rank the ones that fit in memory.
     Plan(PlanArgs),
+    /// Estimate the cross product of lists of inputs (--nodes 8..256x2 --site france,poland ...) in parallel: one row per scenario, failed ones with their error; --out DIR writes sweep.csv, sweep.parquet, sweep.json, sweep.xlsx.
+    Sweep(SweepArgs),
+    /// Write a report directory: report.md (scenario, results, method, sources) with plots as SVG and PNG (scaling, CO2e by site, energy and cost breakdowns, memory, uncertainty, tornado).
+    Report(ReportArgs),
     /// Measure this machine: time real GEMMs on the CPU (and NVIDIA GPU), sample power, write a calibration profile.
     Calibrate(CalibrateArgs),
     /// List catalog entries.
@@ -142,6 +146,40 @@ pub struct ValidateArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct ReportArgs {
+    /// Scenario TOML (fields as the flags); flags override it.
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: ScenarioInput,
+    /// The directory to write report.md and the plots into (each file written whole or not at all).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SweepFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    /// Scenario TOML (fields as the flags); flags override it.
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: flopprint::sweep::SweepInput,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
+    pub format: SweepFormat,
+    /// Write sweep.csv, sweep.parquet, sweep.json and sweep.xlsx into this directory (each written whole or not at all).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Table,
@@ -224,6 +262,17 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Calibrate(a) => calibrate(&a),
+        Command::Sweep(a) => sweep(&a),
+        Command::Report(a) => {
+            let r = report::full::run(a.scenario.as_deref(), &a.flags).map_err(anyhow::Error::msg)?;
+            let files = report::full::files(&r).map_err(anyhow::Error::msg)?;
+            std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create the directory", a.out.display()))?;
+            for (name, bytes) in &files {
+                emit(bytes, Some(&a.out.join(name)))?;
+            }
+            eprintln!("wrote {} files to {}", files.len(), a.out.display());
+            Ok(())
+        }
         Command::Plan(a) => {
             let (mut input, defaulted) = scenario::input_with_defaults(a.scenario.as_deref(), &a.flags)?;
             let tokens_given = input.tokens.is_some();
@@ -276,6 +325,34 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Show { id } => emit(report::catalog::show(&id)?.as_bytes(), None),
     }
+}
+
+fn sweep(a: &SweepArgs) -> Result<()> {
+    use flopprint::sweep;
+    let scenarios = sweep::scenarios(&a.flags.axes).map_err(anyhow::Error::msg)?;
+    let progress = sweep::Progress::new(scenarios.len());
+    let outcomes = sweep::run(a.scenario.as_deref(), &a.flags.flags, scenarios, &|| progress.inc());
+    progress.finish();
+    // render everything before writing anything: no partial outputs
+    let files = match &a.out {
+        Some(_) => sweep::render_files(&outcomes).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    let shown = match a.format {
+        SweepFormat::Table => sweep::table(&outcomes).into_bytes(),
+        SweepFormat::Csv => {
+            flopprint::report::export::render_frame(&sweep::frame(&outcomes).map_err(anyhow::Error::msg)?, flopprint::report::export::Sheet::Csv)
+                .map_err(anyhow::Error::msg)?
+        }
+        SweepFormat::Json => sweep::json(&sweep::frame(&outcomes).map_err(anyhow::Error::msg)?).map_err(anyhow::Error::msg)?,
+    };
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
+        for (name, bytes) in &files {
+            emit(bytes, Some(&dir.join(name)))?;
+        }
+    }
+    emit(&shown, None)
 }
 
 fn calibrate(a: &CalibrateArgs) -> Result<()> {

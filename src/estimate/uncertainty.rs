@@ -9,14 +9,19 @@ use crate::power::{PowerParams, PowerSpread};
 use crate::scenario::Scenario;
 use crate::uncertainty::{monte_carlo, Point, PowerSampler, Spreads, Uncertainty, POWER_DRAWS};
 
-/// Monte Carlo samples per estimate (P5/P95 stable to ~1 % at 4,000).
-pub const UNCERTAINTY_SAMPLES: usize = 4000;
-/// Fixed seed: the same scenario always prints the same ranges.
-pub const UNCERTAINTY_SEED: u64 = 0x666c_6f70_7072_696e;
+/// Monte Carlo samples per estimate by default (P5/P95 stable to ~1 % at 4,000; `--samples`).
+pub const UNCERTAINTY_SAMPLES: usize = crate::uncertainty::DEFAULT_SAMPLES;
+/// Default seed: the same scenario always prints the same ranges (`--seed`).
+pub const UNCERTAINTY_SEED: u64 = crate::uncertainty::DEFAULT_SEED;
 
-/// The spreads of this scenario's uncertain inputs.
+/// The spreads of this scenario's uncertain inputs, with the scenario's
+/// `spread_*` overrides laid over the defaults.
 #[must_use]
 pub fn spreads(sc: &Scenario, t: &Timing, p: &Power, goodput_varied: bool) -> Spreads {
+    default_spreads(sc, t, p, goodput_varied).with(&sc.uncertainty.overrides)
+}
+
+fn default_spreads(sc: &Scenario, t: &Timing, p: &Power, goodput_varied: bool) -> Spreads {
     Spreads {
         throughput_log_sigma: match &t.source {
             TimeSource::Measured(_) => 0.0,
@@ -29,6 +34,7 @@ pub fn spreads(sc: &Scenario, t: &Timing, p: &Power, goodput_varied: bool) -> Sp
             TimeSource::Simulated { .. } => Spreads::SIMULATED_OTHER_LOG_SIGMA,
         },
         power_varied: !p.measured && p.inputs.is_some(),
+        power_sigma_scale: 1.0,
         pue_rel_sigma: if sc.site_values.pue_given { 0.0 } else { Spreads::PUE_REL_SIGMA },
         grid_rel_sigma: if sc.site_values.grid_given { 0.0 } else { Spreads::GRID_REL_SIGMA },
         embodied_log_sigma: Spreads::EMBODIED_LOG_SIGMA,
@@ -73,11 +79,13 @@ pub fn run(sc: &Scenario, t: &Timing, p: &Power, f: &FootprintStage, goodput: Op
             grid_g_per_kwh: sc.site_values.grid.value.value(),
             embodied_kg: fp.co2e_embodied.value(),
             price_per_gpu_hour: sc.price_per_gpu_hour.as_ref().map(|r| r.value.value()),
+            capex_usd: fp.capex.map(crate::units::Usd::value),
+            electricity_usd_per_kwh: sc.site_values.electricity.value.value(),
             goodput_ln_response: goodput.unwrap_or((0.0, 0.0)),
         },
         &spreads(sc, t, p, goodput.is_some()),
-        UNCERTAINTY_SAMPLES,
-        UNCERTAINTY_SEED,
+        sc.uncertainty.samples,
+        sc.uncertainty.seed,
         sampler.as_ref().map(|f| f as PowerSampler<'_>),
     )
 }

@@ -57,28 +57,50 @@ pub fn frame<T: Serialize>(records: &[T]) -> Result<DataFrame, String> {
         }
     }
     let get = |row: &Vec<(String, Value)>, k: &str| row.iter().find(|(n, _)| n == k).map_or(Value::Null, |(_, v)| v.clone());
-    let mut cols = Vec::with_capacity(names.len());
-    for name in &names {
-        let vals: Vec<Value> = rows.iter().map(|r| get(r, name)).collect();
-        let non_null = || vals.iter().filter(|v| !v.is_null());
-        let col = if non_null().all(Value::is_number) {
-            Column::new(name.as_str().into(), vals.iter().map(Value::as_f64).collect::<Vec<Option<f64>>>())
-        } else if non_null().all(Value::is_boolean) {
-            Column::new(name.as_str().into(), vals.iter().map(Value::as_bool).collect::<Vec<Option<bool>>>())
-        } else {
-            let s: Vec<Option<String>> = vals
-                .iter()
-                .map(|v| match v {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    o => Some(o.to_string()),
-                })
-                .collect();
-            Column::new(name.as_str().into(), s)
-        };
-        cols.push(col);
-    }
+    let cols: Vec<Column> = names
+        .iter()
+        .map(|name| {
+            let vals: Vec<Value> = rows.iter().map(|r| get(r, name)).collect();
+            column(name, &vals)
+        })
+        .collect();
     DataFrame::new(records.len(), cols).map_err(|e| e.to_string())
+}
+
+/// A column from JSON values: numbers (f64), booleans, else strings
+/// (nulls stay null).
+#[must_use]
+pub fn column(name: &str, vals: &[Value]) -> Column {
+    let non_null = || vals.iter().filter(|v| !v.is_null());
+    if non_null().all(Value::is_number) {
+        Column::new(name.into(), vals.iter().map(Value::as_f64).collect::<Vec<Option<f64>>>())
+    } else if non_null().all(Value::is_boolean) {
+        Column::new(name.into(), vals.iter().map(Value::as_bool).collect::<Vec<Option<bool>>>())
+    } else {
+        let s: Vec<Option<String>> = vals
+            .iter()
+            .map(|v| match v {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                o => Some(o.to_string()),
+            })
+            .collect();
+        Column::new(name.into(), s)
+    }
+}
+
+/// A cell of a frame as JSON.
+#[must_use]
+pub fn any_to_json(v: &polars::prelude::AnyValue<'_>) -> Value {
+    use polars::prelude::AnyValue as A;
+    match v {
+        A::Null => Value::Null,
+        A::Boolean(b) => Value::Bool(*b),
+        A::Float64(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        A::String(s) => Value::String((*s).to_string()),
+        A::StringOwned(s) => Value::String(s.to_string()),
+        other => other.extract::<f64>().and_then(serde_json::Number::from_f64).map_or_else(|| Value::String(other.to_string()), Value::Number),
+    }
 }
 
 /// Renders records to a spreadsheet format.
@@ -86,7 +108,15 @@ pub fn frame<T: Serialize>(records: &[T]) -> Result<DataFrame, String> {
 /// # Errors
 /// Serialization or writer failure.
 pub fn render<T: Serialize>(records: &[T], sheet: Sheet) -> Result<Vec<u8>, String> {
-    let mut df = frame(records)?;
+    render_frame(&frame(records)?, sheet)
+}
+
+/// Renders a frame to a spreadsheet format (XLSX: the columns as one sheet).
+///
+/// # Errors
+/// Writer failure.
+pub fn render_frame(df: &DataFrame, sheet: Sheet) -> Result<Vec<u8>, String> {
+    let mut df = df.clone();
     let mut buf = Vec::new();
     match sheet {
         Sheet::Csv => CsvWriter::new(&mut buf).finish(&mut df).map_err(|e| e.to_string())?,

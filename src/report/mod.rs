@@ -3,11 +3,14 @@
 
 pub mod calibration;
 pub mod catalog;
+pub mod charts;
 pub mod export;
+pub mod full;
 pub mod json;
 pub mod markdown;
 pub mod plot;
 pub mod table;
+pub mod xlsx;
 
 use crate::estimate::Estimate;
 
@@ -38,7 +41,7 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Csv => Box::new(Spreadsheet(export::Sheet::Csv)),
         Format::Parquet => Box::new(Spreadsheet(export::Sheet::Parquet)),
-        Format::Xlsx => Box::new(Spreadsheet(export::Sheet::Xlsx)),
+        Format::Xlsx => Box::new(Planning),
     }
 }
 
@@ -46,6 +49,15 @@ pub fn exporter(f: Format) -> Box<dyn Exporter> {
 #[must_use]
 pub fn is_binary(f: Format) -> bool {
     matches!(f, Format::Parquet | Format::Xlsx)
+}
+
+/// The planning workbook (src/report/xlsx.rs).
+struct Planning;
+
+impl Exporter for Planning {
+    fn render(&self, e: &Estimate) -> Result<Vec<u8>, String> {
+        xlsx::estimate(e)
+    }
 }
 
 /// One-row spreadsheet of an estimate.
@@ -313,6 +325,27 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
         if let Some(c) = u.cost_rental_usd {
             r.push(("Range (P5-P95)", "rental".into(), format!("{} - {}", usd(c.p5), usd(c.p95))));
         }
+        if let Some(c) = u.cost_owned_usd {
+            r.push(("Range (P5-P95)", "owned".into(), format!("{} - {}", usd(c.p5), usd(c.p95))));
+        }
+        r.push(("Range (P5-P95)", "samples".into(), format!("{} (seed {})", u.samples, u.seed)));
+        for (key, label) in [("wall_time_h", "wall clock"), ("co2e_total_kg", "CO2e total"), ("cost_rental_usd", "rental")] {
+            if let Some(v) = u.sensitivity.outputs.get(key).filter(|v| !v.is_empty()) {
+                r.push(("Sensitivity (share of ln variance)", label.into(), sensitivity_text(v)));
+            }
+        }
     }
     r
+}
+
+/// "grid_intensity 52 %, embodied 30 %, throughput 12 %" (shares of the
+/// variance of ln(output), largest first, those above 0.5 %).
+#[must_use]
+pub fn sensitivity_text(v: &[crate::uncertainty::Factor]) -> String {
+    let parts: Vec<String> = v.iter().filter(|f| f.share >= 0.005).map(|f| format!("{} {:.0} %", f.input, f.share * 100.0)).collect();
+    if parts.is_empty() {
+        "none above 0.5 %".into()
+    } else {
+        parts.join(", ")
+    }
 }

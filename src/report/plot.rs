@@ -101,15 +101,20 @@ where
     Ok(())
 }
 
+/// Registers the bundled DejaVu Sans as `sans-serif` (once).
+pub fn register_font() {
+    REGISTER.call_once(|| {
+        // the bundled font is valid (tested); a failure would only lose text
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
 /// Renders the estimate's plot.
 ///
 /// # Errors
 /// A drawing or encoding failure.
 pub fn render(e: &Estimate, f: PlotFormat) -> Result<Vec<u8>, String> {
-    REGISTER.call_once(|| {
-        // the bundled font is valid (tested); a failure would only lose text
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
+    register_font();
     match f {
         PlotFormat::Svg => {
             let mut s = String::new();

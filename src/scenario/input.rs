@@ -13,6 +13,7 @@
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
 //! | run | name, tokens | field by field |
+//! | uncertainty | samples, seed, spread_throughput, spread_power, spread_pue, spread_grid, spread_embodied, spread_price | field by field |
 
 use super::count::Count;
 use super::ScenarioError;
@@ -223,6 +224,50 @@ pub struct MeasuredSection {
     pub total_power: Option<f64>,
 }
 
+/// How the Monte Carlo runs and how wide each uncertain input is (see
+/// src/uncertainty.rs for the defaults and their evidence).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
+pub struct UncertaintySection {
+    /// Monte Carlo samples for the P5-P95 ranges (default 4000).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+    /// Seed of the Monte Carlo: the same seed gives the same ranges (default fixed).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// σ of ln(throughput), overriding the default for this scenario's time source (0 fixes it).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_throughput: Option<f64>,
+    /// Scale on the σ of the power model's constants (1 = as stated, 0 fixes power).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_power: Option<f64>,
+    /// Relative σ of the PUE (default 0.03; 0 when --pue is given).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_pue: Option<f64>,
+    /// Relative σ of the grid intensity (default 0.10; 0 when --grid-intensity is given).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_grid: Option<f64>,
+    /// σ of ln(embodied carbon) (default 0.5).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_embodied: Option<f64>,
+    /// σ of ln(rental price) (default 0.25; 0 when --price-per-gpu-hour is given).
+    #[arg(long, help_heading = "Uncertainty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_price: Option<f64>,
+}
+
+impl UncertaintySection {
+    fn overlay(&mut self, over: &Self) {
+        overlay_fields!(self, over, samples, seed, spread_throughput, spread_power, spread_pue, spread_grid, spread_embodied, spread_price);
+    }
+}
+
 /// A scenario as typed: the scenario TOML's keys and the flags are the same
 /// fields (TOML flat, e.g. `model = "gpt3-175b"`, `nodes = 128`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
@@ -253,6 +298,9 @@ pub struct ScenarioInput {
     #[command(flatten)]
     #[serde(flatten)]
     pub measured: MeasuredSection,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub uncertainty: UncertaintySection,
 }
 
 /// The TOML keys a scenario may hold: the clap ids of the fields (one
@@ -312,6 +360,7 @@ impl ScenarioInput {
         self.site.overlay(&over.site);
         self.pricing.overlay(&over.pricing);
         self.measured.overlay(&over.measured);
+        self.uncertainty.overlay(&over.uncertainty);
     }
 
     /// Names of the fields that are set (for "taken from the default" notes).

@@ -12,7 +12,9 @@ mod count;
 mod input;
 
 pub use count::{count_arg, parse_count, Count};
-pub use input::{known_keys, FineTuneKind, HardwareSection, MeasuredSection, ModelSection, PlanSection, PricingSection, ScenarioInput, SiteSection};
+pub use input::{
+    known_keys, FineTuneKind, HardwareSection, MeasuredSection, ModelSection, PlanSection, PricingSection, ScenarioInput, SiteSection, UncertaintySection,
+};
 
 use crate::catalog::{self, Accelerator, CatalogError, GridBasis, ModelSpec, PriceTier, Site, System};
 use crate::dtype::Dtype;
@@ -152,6 +154,8 @@ pub struct Scenario {
     pub calibration: Option<crate::calibrate::CalibrationProfile>,
     /// `--system local`: the calibrated machine itself is the hardware.
     pub local_machine: bool,
+    /// Monte Carlo samples, seed and spread overrides.
+    pub uncertainty: crate::uncertainty::Options,
     /// Fields taken from the built-in default scenario.
     pub defaulted: Vec<String>,
     /// What resolution decided that the reader should know.
@@ -253,6 +257,24 @@ impl ScenarioInput {
         ] {
             if let Some(v) = v {
                 check_range(flag, v, lo, hi, inc)?;
+            }
+        }
+        let u = &self.uncertainty;
+        if let Some(n) = u.samples {
+            if !(2..=10_000_000).contains(&n) {
+                return Err(ScenarioError::Value { flag: "--samples".into(), value: n.to_string(), message: "must be in 2..=10000000".into() });
+            }
+        }
+        for (flag, v) in [
+            ("--spread-throughput", u.spread_throughput),
+            ("--spread-power", u.spread_power),
+            ("--spread-pue", u.spread_pue),
+            ("--spread-grid", u.spread_grid),
+            ("--spread-embodied", u.spread_embodied),
+            ("--spread-price", u.spread_price),
+        ] {
+            if let Some(v) = v {
+                check_range(flag, v, 0.0, 3.0, true)?;
             }
         }
         if let Some(r) = m.lora_rank {
@@ -528,6 +550,18 @@ impl ScenarioInput {
             embodied: pr.embodied.unwrap_or(true),
             calibration,
             local_machine: local,
+            uncertainty: crate::uncertainty::Options {
+                samples: self.uncertainty.samples.map_or(crate::uncertainty::DEFAULT_SAMPLES, |n| n as usize),
+                seed: self.uncertainty.seed.unwrap_or(crate::uncertainty::DEFAULT_SEED),
+                overrides: crate::uncertainty::SpreadOverrides {
+                    throughput: self.uncertainty.spread_throughput,
+                    power: self.uncertainty.spread_power,
+                    pue: self.uncertainty.spread_pue,
+                    grid: self.uncertainty.spread_grid,
+                    embodied: self.uncertainty.spread_embodied,
+                    price: self.uncertainty.spread_price,
+                },
+            },
             defaulted,
             notes,
         })

@@ -62,11 +62,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
     let spec = &sc.model;
     let device = compute::device_model(sc);
     let network = Network::from_system(sc.system.as_ref(), sc.gpus);
-    let global = match sc.batch {
-        crate::scenario::BatchRequest::Sequences(g) => g,
-        crate::scenario::BatchRequest::Tokens(t) => ((t / sc.seq_len as f64).round() as u64).max(1),
-        crate::scenario::BatchRequest::Default => estimate::default_global_batch(spec, sc.seq_len, sc.gpus),
-    };
+    let global = sc.batch.sequences(sc.seq_len).unwrap_or_else(|| estimate::default_global_batch(spec, sc.seq_len, sc.gpus));
     let mut c = estimate::constraints(&sc.plan);
     if !megatron_schedule {
         c = Constraints { tp_overlap: None, sp_ag_redo: None, offload: None, dp_inner: None, ..c };

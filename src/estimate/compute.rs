@@ -159,15 +159,11 @@ pub fn constraints(r: &PlanRequest) -> Constraints {
 
 /// The requested global batch in sequences (`None`: the default).
 fn requested_batch(sc: &Scenario, notes: &mut Vec<Note>) -> Option<u64> {
-    match sc.batch {
-        BatchRequest::Default => None,
-        BatchRequest::Sequences(g) => Some(g),
-        BatchRequest::Tokens(t) => {
-            let g = ((t / sc.seq_len as f64).round() as u64).max(1);
-            notes.push(Note::BatchFromTokens { tokens: t, seq_len: sc.seq_len, sequences: g });
-            Some(g)
-        }
+    let g = sc.batch.sequences(sc.seq_len);
+    if let (BatchRequest::Tokens(t), Some(g)) = (sc.batch, g) {
+        notes.push(Note::BatchFromTokens { tokens: t, seq_len: sc.seq_len, sequences: g });
     }
+    g
 }
 
 fn breakdown_text(m: &MemoryBreakdown) -> String {

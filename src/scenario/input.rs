@@ -369,16 +369,6 @@ impl ScenarioInput {
         let v = toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::map::Map::new()));
         v.as_table().map(|t| t.keys().cloned().collect()).unwrap_or_default()
     }
-
-    /// Clears the fields named (used to drop built-in defaults that do not
-    /// apply, e.g. the default token count in accounting mode).
-    pub fn clear(&mut self, field: &str) {
-        match field {
-            "tokens" => self.tokens = None,
-            "dtype" => self.plan.dtype = None,
-            _ => {}
-        }
-    }
 }
 
 impl ModelSection {

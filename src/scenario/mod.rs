@@ -77,6 +77,19 @@ pub enum BatchRequest {
     Tokens(f64),
 }
 
+impl BatchRequest {
+    /// The requested batch in sequences of `seq_len` (`None`: the default);
+    /// a batch in tokens is rounded to whole sequences, at least one.
+    #[must_use]
+    pub fn sequences(self, seq_len: u64) -> Option<u64> {
+        match self {
+            BatchRequest::Default => None,
+            BatchRequest::Sequences(g) => Some(g),
+            BatchRequest::Tokens(t) => Some(((t / seq_len.max(1) as f64).round() as u64).max(1)),
+        }
+    }
+}
+
 /// The parallel plan as requested: fixed fields, the rest searched.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PlanRequest {
@@ -478,20 +491,23 @@ impl ScenarioInput {
         let tier = pr.price_tier.unwrap_or(PriceTier::OnDemand);
         let range = accelerator.rental_tier(tier);
         let sigma_of = |lo: UsdPerGpuHour, hi: UsdPerGpuHour| (hi.value() / lo.value()).ln() / (2.0 * 1.645);
-        let (price_per_gpu_hour, price_log_sigma) = match (pr.price_per_gpu_hour, tier, &range) {
-            (Some(v), _, _) => (Some(Sourced::new(UsdPerGpuHour::new(v), "--price-per-gpu-hour")), Some(0.0)),
-            (None, PriceTier::OnDemand, r) => (
-                accelerator.rental().map(|p| Sourced::new(p, accelerator.source_of("rental_usd_per_gpu_hour"))),
-                r.as_ref().map(|(lo, hi, _)| sigma_of(*lo, *hi)),
-            ),
+        let (price_per_gpu_hour, price_log_sigma, price_basis) = match (pr.price_per_gpu_hour, tier, &range) {
+            (Some(v), _, _) => (Some(Sourced::new(UsdPerGpuHour::new(v), "--price-per-gpu-hour")), Some(0.0), Some("given".to_string())),
+            (None, PriceTier::OnDemand, r) => {
+                let price = accelerator.rental().map(|p| Sourced::new(p, accelerator.source_of("rental_usd_per_gpu_hour")));
+                let basis = price.as_ref().map(|_| format!("on-demand, {}", accelerator.rental_year.map_or_else(|| "year unknown".into(), |y| y.to_string())));
+                (price, r.as_ref().map(|(lo, hi, _)| sigma_of(*lo, *hi)), basis)
+            }
             (None, t, Some((lo, hi, src))) => {
                 let mid = UsdPerGpuHour::new((lo.value() * hi.value()).sqrt());
+                let year = accelerator.rental_tiers.get(t).map_or(0, |r| r.year);
                 (
                     Some(Sourced::new(
                         mid,
                         format!("{t} tier of {}: geometric middle of ${:.2}-${:.2}/GPU-hour: {src}", accelerator.id, lo.value(), hi.value()),
                     )),
                     Some(sigma_of(*lo, *hi)),
+                    Some(format!("{t} tier, {year}")),
                 )
             }
             (None, t, None) => {
@@ -502,11 +518,6 @@ impl ScenarioInput {
                 })
             }
         };
-        let price_basis = price_per_gpu_hour.as_ref().map(|_| match (pr.price_per_gpu_hour, tier) {
-            (Some(_), _) => "given".to_string(),
-            (None, PriceTier::OnDemand) => format!("on-demand, {}", accelerator.rental_year.map_or_else(|| "year unknown".into(), |y| y.to_string())),
-            (None, t) => format!("{t} tier, {}", accelerator.rental_tiers.get(t).map_or(0, |r| r.year)),
-        });
         if !defaulted.is_empty() {
             notes.insert(0, Note::Defaulted(defaulted.clone()));
         }

@@ -325,29 +325,33 @@ fn default_dtype_falls_back_where_the_hardware_has_no_bf16() {
     fails_with(&["estimate", "--model", "bert-base", "--accelerator", "v100-sxm2-32gb", "--gpus", "8", "--tokens", "1B", "--dtype", "bf16"], "has no bf16");
 }
 
+/// Patterson et al. 2021 Table 4, GPT-3: 10,000 V100, 355.2 h, 330 W per
+/// GPU with its host share, PUE 1.1, 429 gCO2e/kWh.
+const PATTERSON_GPT3: &[&str] = &[
+    "estimate",
+    "--model",
+    "gpt3-175b",
+    "--accelerator",
+    "v100-sxm2-32gb",
+    "--dtype",
+    "fp16",
+    "--gpus",
+    "10000",
+    "--hours",
+    "355.2",
+    "--power-per-gpu",
+    "330",
+    "--pue",
+    "1.1",
+    "--grid-intensity",
+    "429",
+];
+
 #[test]
 fn accounting_needs_no_feasible_plan() {
     // GPT-3 on 10,000 V100 (Patterson et al. 2021 Table 4): no plan fits the
     // default batch exactly, and none is needed to account the run
-    let v = json(&[
-        "estimate",
-        "--model",
-        "gpt3-175b",
-        "--accelerator",
-        "v100-sxm2-32gb",
-        "--dtype",
-        "fp16",
-        "--gpus",
-        "10000",
-        "--hours",
-        "355.2",
-        "--power-per-gpu",
-        "330",
-        "--pue",
-        "1.1",
-        "--grid-intensity",
-        "429",
-    ]);
+    let v = json(PATTERSON_GPT3);
     assert_eq!(v["mode"], "account");
     let mwh = num(&v, "energy_facility_kwh") / 1000.0;
     // 10,000 x 330 W x 355.2 h x 1.1 = 1,289 MWh (Patterson: 1,287 MWh)
@@ -482,25 +486,7 @@ fn many_nodes_with_little_work_each_draw_less_per_node() {
 #[test]
 fn measured_power_overrides_the_model_exactly() {
     // Patterson et al. 2021 Table 4, GPT-3: 10,000 V100, 355.2 h... 330 W per GPU incl. host
-    let v = json(&[
-        "estimate",
-        "--model",
-        "gpt3-175b",
-        "--accelerator",
-        "v100-sxm2-32gb",
-        "--dtype",
-        "fp16",
-        "--gpus",
-        "10000",
-        "--hours",
-        "355.2",
-        "--power-per-gpu",
-        "330",
-        "--pue",
-        "1.1",
-        "--grid-intensity",
-        "429",
-    ]);
+    let v = json(PATTERSON_GPT3);
     assert_eq!(num(&v, "power_per_gpu_w"), 330.0);
     let t = num(&v, "co2e_operational_kg") / 1000.0;
     // 10,000 x 330 W x 355.2 h x 1.1 x 429 g/kWh = 553 tCO2e (Patterson: 552)

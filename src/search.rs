@@ -78,7 +78,12 @@ impl Constraints {
     ///    Narayanan 2021 takeaway #1);
     /// 2. pipeline parallelism only when the model does not fit: the
     ///    smallest PP with a feasible plan is used (takeaway #2: PP across
-    ///    nodes to scale to larger models);
+    ///    nodes to scale to larger models), where a plan that recomputes
+    ///    whole layers counts only when no plan with selective or no
+    ///    recomputation fits at any PP (Korthikanti et al. 2022, Table 4: full
+    ///    recomputation adds 39 % to a 22B layer's forward and backward
+    ///    time, selective recomputation with SP 4 %; full recomputation is
+    ///    the fallback when memory leaves no other choice);
     /// 3. the distributed optimizer (ZeRO-1) whenever DP > 1, never ZeRO-2/3
     ///    (Megatron-core `--use-distributed-optimizer`, on in every NeMo
     ///    recipe);
@@ -312,10 +317,14 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                 let m = local / micro.max(1);
                 let vs = pick(
                     c.interleave,
-                    if pp == 1 || !layers.is_multiple_of(pp) {
+                    if pp == 1 {
                         vec![1]
                     } else {
-                        divisors(layers / pp).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect()
+                        // the most loaded stage's ceil(layers / pp) layers split
+                        // into v equal chunks; lighter stages hold fewer (Llama 3
+                        // 405B: 126 layers on PP 16, interleaved, one layer less
+                        // on the first and last stages, Llama Team 2024 §3.3.2)
+                        divisors(layers.div_ceil(pp)).into_iter().filter(|v| *v == 1 || m.is_multiple_of(pp)).collect()
                     },
                 );
                 for &v in &vs {
@@ -447,6 +456,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             }
         }
     }
+    if c.framework_rules && c.recompute.is_none() && total.top.iter().any(|x| x.plan.recompute != Recompute::Full) {
+        // full recomputation only when nothing else fits (rule 2)
+        total.top.retain(|x| x.plan.recompute != Recompute::Full);
+    }
     if c.framework_rules && c.pp.is_none() {
         // the smallest PP with a feasible plan (tallies keep each outer
         // point's best, so every feasible PP is represented)
@@ -545,5 +558,57 @@ mod tests {
         // first/last stages)
         let m = search(&Problem { constraints: Constraints::default().megatron_schedule(), ..p }, 1);
         assert_eq!(m.configs_evaluated, 456);
+    }
+
+    /// Framework rules: full recomputation is not chosen at a small PP when
+    /// a larger PP fits with selective recomputation, and a PP that does not
+    /// divide the layer count may still interleave.
+    #[test]
+    fn framework_rules_avoid_full_recompute_and_interleave_uneven_stages() {
+        let spec = catalog::model("gpt3-175b").unwrap();
+        let acc = catalog::accelerator("v100-sxm2-32gb").unwrap();
+        let device = AnalyticDevice::new(&acc);
+        let network = Network::from_system(None, 10_000);
+        let p = Problem {
+            spec: &spec,
+            seq_len: 2048,
+            gpus: 10_000,
+            global_batch: 1536,
+            round_batch: BatchRounding::Nearest,
+            dtype: Dtype::Fp16,
+            fine_tune: FineTune::Full,
+            capacity: acc.memory(),
+            device: &device,
+            network: &network,
+            constraints: Constraints::default().with_framework_rules(),
+        };
+        let chosen = &search(&p, 1).top[0];
+        let full = &search(&Problem { constraints: Constraints { recompute: Some(Recompute::Full), ..p.constraints }, ..p }, 1).top[0];
+        assert_ne!(chosen.plan.recompute, Recompute::Full);
+        assert!(full.plan.pp < chosen.plan.pp, "full recompute fits at PP {} (chosen PP {})", full.plan.pp, chosen.plan.pp);
+
+        // Llama 3.1 405B: 126 layers on PP 4 (uneven) still interleaves,
+        // which shrinks the bubble
+        let spec = catalog::model("llama3.1-405b").unwrap();
+        let sys = catalog::system("dgx-h100").unwrap();
+        let acc = catalog::accelerator(&sys.accelerator).unwrap();
+        let device = AnalyticDevice::new(&acc);
+        let network = Network::from_system(Some(&sys), 16_384);
+        let q = Problem {
+            spec: &spec,
+            seq_len: 8192,
+            gpus: 16_384,
+            global_batch: 2048,
+            dtype: Dtype::Bf16,
+            capacity: acc.memory(),
+            device: &device,
+            network: &network,
+            constraints: Constraints { pp: Some(4), tp: Some(8), ..Constraints::default().with_framework_rules() },
+            ..p
+        };
+        let inter = &search(&q, 1).top[0];
+        let plain = &search(&Problem { constraints: Constraints { interleave: Some(1), ..q.constraints }, ..q }, 1).top[0];
+        assert!(inter.plan.interleave > 1, "{:?}", inter.plan);
+        assert!(inter.breakdown.bubble_s < 0.5 * plain.breakdown.bubble_s);
     }
 }

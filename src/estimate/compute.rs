@@ -119,7 +119,7 @@ pub fn plan_assumptions(s: &PlannedStep) -> String {
         AttentionKernel::Unfused => "unfused attention (scores in HBM)",
     };
     let chosen = match s.chosen_by {
-        ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits, distributed optimizer ZeRO-1, SP with TP)",
+        ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits, full recomputation only when nothing else fits, distributed optimizer ZeRO-1, SP with TP)",
         ChosenBy::User => "as given",
         ChosenBy::Search => "from the plan search",
     };

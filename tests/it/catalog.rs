@@ -336,6 +336,7 @@ fn new_hardware_matches_its_sources() {
     assert!(acc("gaudi3").source_of("idle_w").starts_with("estimate"));
     assert!(acc("gb200").source_of("idle_w").starts_with("estimate"));
     assert!(acc("b300").source_of("purchase_usd").starts_with("estimate"));
+    assert!((acc("b300").rental_usd_per_gpu_hour.unwrap() - 142.416 / 8.0).abs() < 1e-9);
     // DGX H100 now has a (press/analyst) system price, stored like DGX A100's
     let dgx = catalog::system("dgx-h100").unwrap();
     assert_eq!((dgx.price_usd, dgx.price_year), (Some(270_000.0), Some(2023)));

@@ -22,11 +22,14 @@ pub fn default_mfu(acc: &Accelerator) -> DefaultMfu {
         "ampere" => DefaultMfu { mfu: 0.47, source: "Zhang et al. 2022 (OPT-175B): 147 TFLOP/s per A100-80GB = 47% of the 312 TFLOP/s bf16 peak" },
         "hopper" => DefaultMfu { mfu: 0.40, source: "Dubey et al. 2024 (Llama 3) Table 4: 38-43% bf16 MFU on 8,192-16,384 H100" },
         "tpu" => DefaultMfu { mfu: 0.462, source: "Chowdhery et al. 2022 (PaLM) Table 3: 46.2% MFU on 6,144 TPU v4" },
-        "blackwell" | "cdna3" | "ada" => {
+        "blackwell" | "cdna3" | "cdna4" | "ada" => {
             DefaultMfu { mfu: 0.40, source: "assumption: no published large-scale MFU for this family; Hopper's 40% (Dubey et al. 2024) is used" }
         }
         "trainium" => {
             DefaultMfu { mfu: 0.30, source: "assumption: no published large-scale training MFU for AWS Trainium2 read; the generic 30% default is used" }
+        }
+        "gaudi" => {
+            DefaultMfu { mfu: 0.30, source: "assumption: no published large-scale training MFU for Intel Gaudi 3 read; the generic 30% default is used" }
         }
         _ => DefaultMfu {
             mfu: 0.30,

@@ -48,9 +48,10 @@ pub enum Family {
     Ampere,
     /// NVIDIA H100 / H200 / H800.
     Hopper,
-    /// NVIDIA B200.
+    /// NVIDIA B200, GB200 and B300 (Blackwell Ultra: the B200 fit is used).
     Blackwell,
-    /// Everything else: the Ampere GEMM curves, the Ampere attention model.
+    /// Everything else (AMD CDNA, Intel Gaudi, TPUs, Trainium, CPUs): the
+    /// Ampere GEMM curves, no FP8 speed-up, unfused attention by default.
     Other,
 }
 
@@ -249,15 +250,24 @@ pub const GEMM_TILE: (u64, u64) = (256, 128);
 
 /// Streaming multiprocessors by accelerator id (datasheets/whitepapers:
 /// A100 108, H100 SXM5 132, H100 PCIe 114, H200 132, B200 148, V100 80,
-/// P100 56, RTX 4090 128, MI300X 304 CUs, L4 58); 108 otherwise.
+/// P100 56, RTX 4090 128, MI300X 304 CUs, L4 58; H800 132 as the same
+/// GH100 configuration as H100 SXM (NVIDIA aiconfigurator h800_sxm.yaml,
+/// 2026); GB200 148 as B200 (same silicon); B300 160 (Blackwell Ultra,
+/// public developer notes, 2026); MI355X 256 CUs (ROCm GPU specifications,
+/// 2026)); 108 otherwise (Gaudi and other ASICs have no SM array: the
+/// A100 figure is a stated fallback).
 #[must_use]
 pub fn sm_count(id: &str) -> u64 {
-    let table: [(&str, u64); 10] = [
+    let table: [(&str, u64); 14] = [
         ("a100", 108),
         ("h100-pcie", 114),
         ("h100", 132),
         ("h200", 132),
+        ("h800", 132),
         ("b200", 148),
+        ("gb200", 148),
+        ("b300", 160),
+        ("mi355x", 256),
         ("v100", 80),
         ("p100", 56),
         ("rtx-4090", 128),

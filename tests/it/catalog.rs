@@ -35,9 +35,31 @@ fn required_ids_exist() {
                 "tpu-v5p",
                 "tpu-v6e",
                 "trainium2",
+                "b300",
+                "gb200",
+                "h800-sxm-80gb",
+                "mi355x",
+                "gaudi3",
             ][..],
         ),
-        (Kind::System, &["dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-b200", "dgx-1-v100", "dgx-2-v100", "tpu-v3-host", "tpu-v4-host"][..]),
+        (
+            Kind::System,
+            &[
+                "dgx-a100-40gb",
+                "dgx-a100-80gb",
+                "dgx-h100",
+                "dgx-b200",
+                "dgx-1-v100",
+                "dgx-2-v100",
+                "tpu-v3-host",
+                "tpu-v4-host",
+                "hgx-b300",
+                "gb200-nvl72",
+                "hgx-h800",
+                "mi355x-node",
+                "gaudi3-node",
+            ][..],
+        ),
         (
             Kind::Site,
             &[
@@ -54,6 +76,9 @@ fn required_ids_exist() {
                 "japan",
                 "us-east-1-virginia",
                 "azure-swedencentral",
+                "azure-eastus",
+                "azure-westeurope",
+                "azure-northeurope",
             ][..],
         ),
         (
@@ -269,4 +294,97 @@ fn trainium2_and_azure_sweden_match_their_sources() {
     assert!(t.source_of("tdp_w").starts_with("estimate"));
     let s = catalog::site("azure-swedencentral").unwrap();
     assert!((s.pue - 1.16).abs() < 1e-9);
+}
+
+/// The accelerators and systems added to finish issue 10, checked against
+/// the figures their files cite.
+#[test]
+fn new_hardware_matches_its_sources() {
+    use flopprint::dtype::Dtype;
+    let acc = |id: &str| catalog::accelerator(id).unwrap();
+    let tflops = |id: &str, d: Dtype| acc(id).peak(d).unwrap().value() / 1e12;
+    // GiB from nvidia-smi / hl-smi / ROCm, not vendor GB
+    assert!((acc("b300").memory_gib - 275_040.0 / 1024.0).abs() < 0.05);
+    assert!((acc("gb200").memory_gib - 189_471.0 / 1024.0).abs() < 0.05);
+    assert!((acc("gaudi3").memory_gib - 128.0).abs() < 1e-9);
+    assert!((acc("mi355x").memory_gib - 288.0).abs() < 1e-9);
+    // dense peaks
+    assert!((tflops("b300", Dtype::Bf16) - 2250.0).abs() < 1e-6 && (tflops("b300", Dtype::Fp8) - 4500.0).abs() < 1e-6);
+    assert!((tflops("gb200", Dtype::Bf16) - 2500.0).abs() < 1e-6 && (tflops("gb200", Dtype::Fp8) - 5000.0).abs() < 1e-6);
+    assert!((tflops("mi355x", Dtype::Bf16) - 2516.6).abs() < 1e-6 && (tflops("mi355x", Dtype::Fp8) - 5033.2).abs() < 1e-6);
+    assert!((tflops("gaudi3", Dtype::Bf16) - 1677.0).abs() < 1e-6);
+    // H800: the H100's compute, memory and power; only the NVLink differs
+    let (h800, h100) = (acc("h800-sxm-80gb"), acc("h100-sxm5-80gb"));
+    for d in [Dtype::Fp32, Dtype::Tf32, Dtype::Bf16, Dtype::Fp8] {
+        assert_eq!(h800.peak(d).unwrap().value(), h100.peak(d).unwrap().value(), "{d}");
+    }
+    assert_eq!((h800.memory_gib, h800.memory_bandwidth_gb_s, h800.tdp_w), (h100.memory_gib, h100.memory_bandwidth_gb_s, h100.tdp_w));
+    assert_eq!(h800.family, "hopper");
+    let nvlink = |id: &str| catalog::system(id).unwrap().intra_node.unwrap().bandwidth_gb_s.unwrap();
+    assert!((nvlink("hgx-h800") - 200.0).abs() < 1e-9 && (nvlink("dgx-h100") - 450.0).abs() < 1e-9);
+    // families the device model knows (or the stated fallback)
+    for (id, fam) in [("b300", "blackwell"), ("gb200", "blackwell"), ("mi355x", "cdna4"), ("gaudi3", "gaudi")] {
+        assert_eq!(acc(id).family, fam, "{id}");
+    }
+    // GB200 NVL72: one rack is one node, 72 GPUs at 1,200 W in one NVLink domain
+    let nvl = catalog::system("gb200-nvl72").unwrap();
+    assert_eq!(nvl.accelerators_per_node, 72);
+    assert!((acc("gb200").tdp_w - 1200.0).abs() < 1e-9);
+    assert!((120_000.0..=132_000.0).contains(&nvl.node_max_power_w));
+    assert!((nvlink("gb200-nvl72") - 900.0).abs() < 1e-9);
+    // estimates are labelled as such
+    assert!(acc("gaudi3").source_of("idle_w").starts_with("estimate"));
+    assert!(acc("gb200").source_of("idle_w").starts_with("estimate"));
+    assert!(acc("b300").source_of("purchase_usd").starts_with("estimate"));
+    assert!((acc("b300").rental_usd_per_gpu_hour.unwrap() - 142.416 / 8.0).abs() < 1e-9);
+    // DGX H100 now has a (press/analyst) system price, stored like DGX A100's
+    let dgx = catalog::system("dgx-h100").unwrap();
+    assert_eq!((dgx.price_usd, dgx.price_year), (Some(270_000.0), Some(2023)));
+    assert!(dgx.source_of("price_usd").starts_with("approximate"));
+}
+
+/// No site claims a read electricity price it recalled: every file that still
+/// carries a recalled price says NOT READ in the source it prints; the
+/// Eurostat prices read for issue 10 carry their table, period and rate.
+#[test]
+fn electricity_prices_are_read_or_say_they_are_not() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/sites");
+    let mut read = 0;
+    for id in catalog::ids(Kind::Site) {
+        let text = std::fs::read_to_string(dir.join(format!("{id}.toml"))).unwrap();
+        let s = catalog::site(&id).unwrap();
+        assert!(!text.contains("recalled value, +/- ~20%); verify"), "{id}: old 'recalled' comment left");
+        if text.contains("recalled") {
+            assert!(s.electricity_source.contains("NOT READ"), "{id}: {}", s.electricity_source);
+        }
+        if s.electricity_source.starts_with("Eurostat nrg_pc_205") {
+            assert!(s.electricity_source.contains("2024-S") && s.electricity_source.contains("1.0824"), "{id}");
+            read += 1;
+        }
+    }
+    assert!(read >= 15, "{read}");
+    let de = catalog::site("germany").unwrap();
+    assert!((de.electricity_usd_per_kwh - 0.2359 * 1.0824).abs() < 1e-4);
+}
+
+/// Cloud fleet PUEs from the providers' newest reports; Azure regions from
+/// Microsoft's regional fact sheets (fleet figure where none was found).
+#[test]
+fn cloud_pues_are_the_newest_read() {
+    for id in catalog::ids(Kind::Site) {
+        let s = catalog::site(&id).unwrap();
+        match s.cloud.as_deref() {
+            Some("aws") => assert!((s.pue - 1.14).abs() < 1e-9, "{id}"),
+            Some("gcp") => assert!((s.pue - 1.09).abs() < 1e-9, "{id}"),
+            _ => {}
+        }
+    }
+    for (id, pue, country) in
+        [("azure-eastus", 1.18, "US"), ("azure-westeurope", 1.16, "NL"), ("azure-northeurope", 1.22, "IE"), ("azure-swedencentral", 1.16, "SE")]
+    {
+        let s = catalog::site(id).unwrap();
+        assert!((s.pue - pue).abs() < 1e-9, "{id}");
+        assert_eq!(s.country, country);
+        assert_eq!(s.grid_basis, flopprint::catalog::GridBasis::Lifecycle, "{id}");
+    }
 }

@@ -524,3 +524,45 @@ fn grid_basis_is_stated_and_selectable() {
     let given = json(&["estimate", "--grid-intensity", "100"]);
     assert_eq!(given["grid_basis"], "given");
 }
+
+// ---- the hardware people plan on now (issue 10)
+
+#[test]
+fn every_new_system_is_listable_showable_and_estimable() {
+    for (system, gpus) in [("hgx-b300", 8.0), ("gb200-nvl72", 72.0), ("hgx-h800", 8.0), ("mi355x-node", 8.0), ("gaudi3-node", 8.0)] {
+        flopprint().args(["list", "systems"]).assert().success().stdout(predicate::str::contains(system));
+        flopprint().args(["show", system]).assert().success();
+        let v = json(&["estimate", "--model", "llama2-7b", "--system", system, "--nodes", "1", "--tokens", "10B"]);
+        assert_eq!(num(&v, "gpus"), gpus, "{system}");
+        let h = num(&v, "wall_time_h");
+        assert!(h.is_finite() && h > 0.0, "{system}: {h} h");
+        let mfu = num(&v, "mfu");
+        assert!(mfu > 0.05 && mfu < 0.75, "{system}: MFU {mfu}");
+        assert!(num(&v, "power_per_gpu_w") <= num(&v, "power_nameplate_per_gpu_w"), "{system}");
+        assert!(num(&v, "co2e_total_kg") > 0.0 && num(&v, "energy_facility_kwh") > 0.0, "{system}");
+    }
+    for acc in ["b300", "gb200", "h800-sxm-80gb", "mi355x", "gaudi3"] {
+        flopprint().args(["list", "hardware"]).assert().success().stdout(predicate::str::contains(acc));
+        flopprint().args(["show", acc]).assert().success().stdout(predicate::str::contains("TFLOPS").or(predicate::str::contains("tflops")));
+    }
+}
+
+#[test]
+fn an_h800_node_is_slower_than_an_h100_node_where_tensor_parallelism_crosses_nvlink() {
+    // same compute and memory; NVLink 200 vs 450 GB/s per direction
+    let args = |s: &'static str| {
+        ["estimate", "--model", "llama2-70b", "--system", s, "--nodes", "4", "--tokens", "10B", "--tp", "8", "--pp", "1", "--recompute", "full"]
+    };
+    let h800 = num(&json(&args("hgx-h800")), "wall_time_h");
+    let h100 = num(&json(&args("dgx-h100")), "wall_time_h");
+    assert!(h800 > h100 * 1.05, "H800 {h800} h vs H100 {h100} h");
+}
+
+#[test]
+fn a_gb200_rack_prices_the_rack_and_a_b300_node_its_gpus() {
+    let rack = json(&["estimate", "--model", "llama2-7b", "--system", "gb200-nvl72", "--nodes", "2", "--tokens", "10B"]);
+    assert!((num(&rack, "capex_usd") - 6.0e6).abs() < 1.0);
+    assert!(rack["sources"]["capex"].as_str().unwrap().contains("gb200-nvl72"));
+    let b300 = json(&["estimate", "--model", "llama2-7b", "--system", "hgx-b300", "--nodes", "1", "--tokens", "10B"]);
+    assert!((num(&b300, "capex_usd") - 8.0 * 45_000.0).abs() < 1.0);
+}

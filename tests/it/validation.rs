@@ -212,40 +212,40 @@ fn nemo_fit(rows: &[&NemoRow], system: &str) -> f64 {
     (40..=130).map(|i| f64::from(i) / 100.0).min_by(|a, b| nemo_loss(rows, system, *a).total_cmp(&nemo_loss(rows, system, *b))).unwrap()
 }
 
-/// Prints the fit residuals and leave-one-out errors of a family's GEMM
-/// scale, and checks the constant in the code is the fit.
-fn family_fit(label: &str, rows: &[NemoRow], system: &str, constant: f64) -> (f64, f64) {
+/// Prints the held-out errors of a family's GEMM scale on NeMo rows (the
+/// scale was not fitted on them) and, for information only, the scale a
+/// fit on these rows would give. Returns the mean |error|.
+fn family_held_out(label: &str, rows: &[NemoRow], system: &str, constant: f64) -> f64 {
     let all: Vec<&NemoRow> = rows.iter().collect();
-    let fitted = nemo_fit(&all, system);
-    println!("\n{label}: GEMM scale fitted {fitted:.2} (in code {constant:.2}) on {} NeMo rows", rows.len());
-    println!("{:<22} {:>5} {:>10} {:>10} {:>8} {:>9} {:>8}", "model", "GPUs", "published", "fitted", "resid", "LOO scale", "LOO err");
-    let (mut fit_abs, mut loo_abs) = (0.0, 0.0);
-    for (i, r) in rows.iter().enumerate() {
+    let would_fit = nemo_fit(&all, system);
+    println!("\n{label}: GEMM scale {constant:.2} (not fitted here; a fit on these {} rows would give {would_fit:.2})", rows.len());
+    println!("{:<22} {:>5} {:>10} {:>10} {:>8}", "model", "GPUs", "published", "predicted", "error");
+    let mut abs = 0.0;
+    for r in rows {
         let pred = nemo_predict(r, system, constant);
-        let rest: Vec<&NemoRow> = rows.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, x)| x).collect();
-        let s = nemo_fit(&rest, system);
-        let loo = nemo_predict(r, system, s);
-        let (e, l) = (pred / r.tokens_per_gpu_s - 1.0, loo / r.tokens_per_gpu_s - 1.0);
-        fit_abs += e.abs();
-        loo_abs += l.abs();
-        println!("{:<22} {:>5} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>+7.1}%", r.model, r.gpus, r.tokens_per_gpu_s, pred, e * 100.0, s, l * 100.0);
+        let e = pred / r.tokens_per_gpu_s - 1.0;
+        abs += e.abs();
+        println!("{:<22} {:>5} {:>10.0} {:>10.0} {:>+7.1}%", r.model, r.gpus, r.tokens_per_gpu_s, pred, e * 100.0);
     }
-    let n = rows.len() as f64;
-    println!("mean |residual| {:.1} %, mean |leave-one-out error| {:.1} %", fit_abs / n * 100.0, loo_abs / n * 100.0);
-    assert!((fitted - constant).abs() < 0.011, "{label}: the fit gives {fitted}, the code has {constant}");
-    (fit_abs / n, loo_abs / n)
+    let mean = abs / rows.len() as f64;
+    println!("mean |held-out error| {:.1} %", mean * 100.0);
+    mean
 }
 
 #[test]
-fn nemo_h100_fp8_fit() {
+fn nemo_h100_fp8_held_out() {
     use flopprint::simulator::device::HOPPER_GEMM_SCALE;
-    let (fit, loo) = family_fit("Hopper (DGX-H100, NeMo 24.12 FP8)", &NEMO_H100, "dgx-h100", HOPPER_GEMM_SCALE);
-    assert!(fit < 0.15 && loo < 0.25, "fit {fit} loo {loo}");
+    let e = family_held_out("Hopper (DGX-H100, NeMo 24.12 FP8)", &NEMO_H100, "dgx-h100", HOPPER_GEMM_SCALE);
+    assert!(e < BOUND_H100, "mean |error| {e}");
 }
 
 #[test]
-fn nemo_b200_fp8_fit() {
+fn nemo_b200_fp8_held_out() {
     use flopprint::simulator::device::BLACKWELL_GEMM_SCALE;
-    let (fit, loo) = family_fit("Blackwell (DGX-B200, NeMo 25.02 FP8)", &NEMO_B200, "dgx-b200", BLACKWELL_GEMM_SCALE);
-    assert!(fit < 0.15 && loo < 0.35, "fit {fit} loo {loo}");
+    let e = family_held_out("Blackwell (DGX-B200, NeMo 25.02 FP8)", &NEMO_B200, "dgx-b200", BLACKWELL_GEMM_SCALE);
+    assert!(e < BOUND_B200, "mean |error| {e}");
 }
+
+/// Measured 2026-11-30: 16.1 % (Hopper), 23.1 % (Blackwell), plus a margin.
+const BOUND_H100: f64 = 0.18;
+const BOUND_B200: f64 = 0.25;

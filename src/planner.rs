@@ -101,6 +101,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
                 interleave: Some(p.interleave),
                 sp: Some(p.sp),
                 ep: Some(p.ep),
+                ep_overlap: sc.plan.ep_overlap,
                 zero: Some(p.zero),
                 recompute: Some(p.recompute),
                 micro_batch: Some(p.micro_batch),

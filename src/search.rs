@@ -61,6 +61,8 @@ pub struct Constraints {
     pub attention: Option<AttentionKernel>,
     /// Overlap assumptions (not searched; `None` = realistic).
     pub overlap: Option<Overlap>,
+    /// Expert all-to-all overlap (not searched; `None` = off).
+    pub ep_overlap: Option<bool>,
     /// Restrict the space to what a Megatron-LM / NeMo user picks
     /// ([`Constraints::framework_rules`]).
     pub framework_rules: bool,
@@ -407,6 +409,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                                     offload,
                                     attention: c.attention.unwrap_or_default(),
                                     overlap: c.overlap.unwrap_or_default(),
+                                    ep_overlap: c.ep_overlap.unwrap_or(false),
                                     ..SimOptions::default()
                                 };
                                 // memory depends on the redo and offload choices only
@@ -610,5 +613,51 @@ mod tests {
         let plain = &search(&Problem { constraints: Constraints { interleave: Some(1), ..q.constraints }, ..q }, 1).top[0];
         assert!(inter.plan.interleave > 1, "{:?}", inter.plan);
         assert!(inter.breakdown.bubble_s < 0.5 * plain.breakdown.bubble_s);
+    }
+
+    /// `ep_overlap` hides the expert all-to-all behind another micro-batch's
+    /// compute: never more than the compute, and not at all with a single
+    /// micro-batch.
+    #[test]
+    fn expert_all_to_all_overlap_hides_at_most_the_compute() {
+        let spec = catalog::model("mixtral-8x7b").unwrap();
+        let sys = catalog::system("dgx-h100").unwrap();
+        let acc = catalog::accelerator(&sys.accelerator).unwrap();
+        let device = AnalyticDevice::new(&acc);
+        let network = Network::from_system(Some(&sys), 64);
+        let p = Problem {
+            spec: &spec,
+            seq_len: 4096,
+            gpus: 64,
+            global_batch: 256,
+            round_batch: BatchRounding::Skip,
+            dtype: Dtype::Bf16,
+            fine_tune: FineTune::Full,
+            capacity: acc.memory(),
+            device: &device,
+            network: &network,
+            constraints: Constraints::default(),
+        };
+        let plan = |global_batch| Plan {
+            tp: 1,
+            pp: 1,
+            dp: 64,
+            interleave: 1,
+            sp: false,
+            ep: 8,
+            zero: 1,
+            recompute: Recompute::Selective,
+            micro_batch: 1,
+            global_batch,
+            dtype: Dtype::Bf16,
+        };
+        let run = |gb, ep_overlap| evaluate(&p, &plan(gb), SimOptions { ep_overlap, ..SimOptions::default() }).unwrap().breakdown;
+        let (off, on) = (run(256, false), run(256, true));
+        assert!(off.ep_comm_exposed_s > 0.0);
+        let hidden = off.ep_comm_exposed_s - on.ep_comm_exposed_s;
+        assert!(hidden > 0.0 && hidden <= off.compute_s * (1.0 + 1e-12), "hidden {hidden} of compute {}", off.compute_s);
+        assert!((off.step_time_s - on.step_time_s - hidden).abs() < 1e-9 * off.step_time_s);
+        // one micro-batch per step: nothing to overlap with
+        assert_eq!(run(64, true).ep_comm_exposed_s, run(64, false).ep_comm_exposed_s);
     }
 }

@@ -115,6 +115,8 @@ pub struct Case {
     #[serde(default)]
     pub zero: Option<u8>,
     #[serde(default)]
+    pub ep_overlap: Option<bool>,
+    #[serde(default)]
     pub recompute: Option<String>,
     #[serde(default)]
     pub dtype: Option<String>,
@@ -276,6 +278,7 @@ fn scenario_of(c: &Case) -> Result<Scenario, String> {
     i.plan.interleave = c.interleave;
     i.plan.sp = c.sp;
     i.plan.zero = c.zero;
+    i.plan.ep_overlap = c.ep_overlap;
     i.plan.micro_batch = c.micro_batch;
     i.plan.attention = c.attention.as_deref().map(str::parse::<crate::simulator::AttentionKernel>).transpose().map_err(|e| format!("attention: {e}"))?;
     i.plan.recompute = c.recompute.as_deref().map(str::parse::<Recompute>).transpose().map_err(|e| format!("recompute: {e}"))?;

@@ -107,7 +107,12 @@ pub fn attention_kernel(sc: &Scenario) -> AttentionKernel {
 /// The schedule options of a user-given plan.
 #[must_use]
 pub fn user_options(sc: &Scenario) -> SimOptions {
-    SimOptions { attention: attention_kernel(sc), overlap: sc.plan.overlap.unwrap_or_default(), ..SimOptions::default() }
+    SimOptions {
+        attention: attention_kernel(sc),
+        overlap: sc.plan.overlap.unwrap_or_default(),
+        ep_overlap: sc.plan.ep_overlap.unwrap_or(false),
+        ..SimOptions::default()
+    }
 }
 
 /// What the plan assumes, for `Note::Plan`.
@@ -135,7 +140,16 @@ pub fn plan_assumptions(s: &PlannedStep) -> String {
     } else {
         ""
     };
-    format!("plan {chosen}; {overlap}; {tp}; {attn}{fp8}")
+    let ep = if s.plan.ep > 1 {
+        if o.ep_overlap {
+            "; expert all-to-all hidden behind another micro-batch's compute (DualPipe-style)"
+        } else {
+            "; expert all-to-all exposed (--ep-overlap hides it)"
+        }
+    } else {
+        ""
+    };
+    format!("plan {chosen}; {overlap}; {tp}; {attn}{fp8}{ep}")
 }
 
 /// The search constraints from the plan request (schedule fixed at
@@ -151,6 +165,7 @@ pub fn constraints(r: &PlanRequest) -> Constraints {
         zero: r.zero,
         recompute: r.recompute,
         micro_batch: r.micro_batch,
+        ep_overlap: r.ep_overlap,
         dp_overlap: None,
         ..Constraints::default()
     }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
-//! | plan | tp, pp, interleave, sp, ep, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
+//! | plan | tp, pp, interleave, sp, ep, ep_overlap, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
@@ -115,6 +115,13 @@ pub struct PlanSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ep: Option<u64>,
+    /// Hide the expert all-to-all of one micro-batch behind another's
+    /// compute (DeepSeek-V3's DualPipe; Megatron-core
+    /// `--overlap-moe-expert-parallel-comm`): `--ep-overlap` or
+    /// `--ep-overlap false` (default false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ep_overlap: Option<bool>,
     /// ZeRO stage 0-3.
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,6 +408,26 @@ impl HardwareSection {
 
 impl PlanSection {
     fn overlay(&mut self, over: &Self) {
+        // exhaustive: a new field does not compile until it is overlaid below
+        let Self {
+            tp: _,
+            pp: _,
+            interleave: _,
+            sp: _,
+            ep: _,
+            ep_overlap: _,
+            zero: _,
+            recompute: _,
+            micro_batch: _,
+            dtype: _,
+            mfu: _,
+            simulate: _,
+            overlap: _,
+            attention: _,
+            goodput: _,
+            failure_rate: _,
+            checkpoint_bandwidth: _,
+        } = over;
         overlay_fields!(
             self,
             over,
@@ -409,6 +436,7 @@ impl PlanSection {
             interleave,
             sp,
             ep,
+            ep_overlap,
             zero,
             recompute,
             micro_batch,

@@ -98,6 +98,8 @@ pub struct PlanRequest {
     pub interleave: Option<u64>,
     pub sp: Option<bool>,
     pub ep: Option<u64>,
+    /// Expert all-to-all hidden behind another micro-batch (`None`: no).
+    pub ep_overlap: Option<bool>,
     pub zero: Option<u8>,
     pub recompute: Option<Recompute>,
     pub micro_batch: Option<u64>,
@@ -541,6 +543,7 @@ impl ScenarioInput {
                 interleave: p.interleave,
                 sp: p.sp,
                 ep: p.ep,
+                ep_overlap: p.ep_overlap,
                 zero: p.zero,
                 recompute: p.recompute,
                 micro_batch: p.micro_batch,

@@ -170,6 +170,10 @@ pub struct SimOptions {
     pub dp_inner: bool,
     pub attention: AttentionKernel,
     pub overlap: Overlap,
+    /// Expert all-to-all of one micro-batch hidden behind the compute of
+    /// another (DeepSeek-V3 DualPipe, DeepSeek-AI 2024 §3.2.1; Megatron-core
+    /// `--overlap-moe-expert-parallel-comm`); needs two micro-batches.
+    pub ep_overlap: bool,
 }
 
 impl Default for SimOptions {
@@ -182,6 +186,7 @@ impl Default for SimOptions {
             dp_inner: false,
             attention: AttentionKernel::Unfused,
             overlap: Overlap::Realistic,
+            ep_overlap: false,
         }
     }
 }
@@ -359,7 +364,10 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         }
         let p2p: f64 = w.p2p_per_microbatch.iter().map(|o| self.comm(o, l)).fold(0.0, |a, x| a + x);
         let m = w.microbatches as f64;
-        let t_mb = stage.compute() + stage.tp + stage.ep + p2p + offload_mb;
+        // DualPipe-style overlap: a micro-batch's all-to-all runs while
+        // another micro-batch computes; only the excess stays exposed
+        let ep = if self.options.ep_overlap && w.microbatches >= 2 { (stage.ep - stage.compute()).max(0.0) } else { stage.ep };
+        let t_mb = stage.compute() + stage.tp + ep + p2p + offload_mb;
         let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * t_mb;
 
         // data parallelism
@@ -436,7 +444,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             memory_bound_s: m * stage.mem,
             recompute_s: m * body_rc.compute(),
             tp_comm_exposed_s: m * stage.tp,
-            ep_comm_exposed_s: m * stage.ep,
+            ep_comm_exposed_s: m * ep,
             pp_comm_s: m * p2p,
             dp_comm_exposed_s: dp_exposed,
             bubble_s: bubble,

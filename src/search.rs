@@ -69,6 +69,10 @@ pub struct Constraints {
     /// Under the framework rules, shard weights too (ZeRO-3 / FSDP): what a
     /// user does when no plan fits with the distributed optimizer.
     pub fsdp_fallback: bool,
+    /// Under the framework rules, the accelerators form one mesh (TPU ICI):
+    /// tensor parallelism is not bounded by the host's accelerator count
+    /// (see [`Constraints::with_mesh_rules`]).
+    pub mesh: bool,
 }
 
 impl Constraints {
@@ -95,6 +99,17 @@ impl Constraints {
     #[must_use]
     pub fn with_framework_rules(self) -> Self {
         Self { framework_rules: true, dp_overlap: self.dp_overlap.or(Some(true)), ..self }
+    }
+
+    /// The plan rules of a JAX/GSPMD user on a TPU slice, where every chip
+    /// reaches the others over ICI (Chowdhery et al. 2022, PaLM §4: 12-way
+    /// model parallelism and fully sharded data parallelism inside each
+    /// 3,072-chip pod, no pipeline parallelism): the framework rules with
+    /// model parallelism bounded by the heads instead of the host, and no
+    /// pipeline unless the user asks for one.
+    #[must_use]
+    pub fn with_mesh_rules(self) -> Self {
+        Self { mesh: true, pp: self.pp.or(Some(1)), ..self.with_framework_rules() }
     }
 
     /// Fixes the schedule options at Megatron-LM 2022's ([`SimOptions`]
@@ -283,7 +298,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         if !p.gpus.is_multiple_of(tp) {
             continue;
         }
-        if c.framework_rules && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
+        if c.framework_rules && !c.mesh && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
             continue;
         }
         // stages may hold unequal layer counts (Megatron-core's uneven first /

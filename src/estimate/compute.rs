@@ -11,7 +11,7 @@
 //! back (no simulated step).
 
 use super::EstimateError;
-use crate::catalog::ModelSpec;
+use crate::catalog::{AcceleratorKind, ModelSpec};
 use crate::flops::{training_per_token, Recompute, TokenFlops};
 use crate::memory::{self, MemoryBreakdown};
 use crate::notes::Note;
@@ -29,8 +29,10 @@ use crate::workload::{self, Workload};
 pub enum ChosenBy {
     /// `--tp` and `--pp` given.
     User,
-    /// The fastest feasible plan of the search.
+    /// The fastest feasible plan of the search under the framework rules.
     Auto,
+    /// As `Auto`, under the TPU mesh rules.
+    AutoMesh,
     /// One entry of `flopprint plan`.
     Search,
 }
@@ -125,6 +127,9 @@ pub fn plan_assumptions(s: &PlannedStep) -> String {
     };
     let chosen = match s.chosen_by {
         ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits, full recomputation only when nothing else fits, distributed optimizer ZeRO-1, SP with TP)",
+        ChosenBy::AutoMesh => {
+            "chosen by TPU mesh rules (model parallelism across the ICI mesh, no pipeline, full recomputation only when nothing else fits, ZeRO-1 else fully sharded weights)"
+        }
         ChosenBy::User => "as given",
         ChosenBy::Search => "from the plan search",
     };
@@ -235,6 +240,8 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         return Ok(PlannedStep { plan, options, memory, chosen_by: ChosenBy::User, workload });
     }
     let global = requested.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
+    let mesh = sc.accelerator.kind == AcceleratorKind::Tpu;
+    let base = Constraints { attention: Some(attention_kernel(sc)), overlap: Some(r.overlap.unwrap_or_default()), ..constraints(r) };
     let problem = Problem {
         spec,
         seq_len: sc.seq_len,
@@ -246,8 +253,7 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         capacity,
         device: machine.device.as_ref(),
         network: &machine.network,
-        constraints: Constraints { attention: Some(attention_kernel(sc)), overlap: Some(r.overlap.unwrap_or_default()), ..constraints(r) }
-            .with_framework_rules(),
+        constraints: if mesh { base.with_mesh_rules() } else { base.with_framework_rules() },
     };
     let mut found = search::search(&problem, 1);
     if found.top.is_empty() && r.zero.is_none() {
@@ -267,7 +273,7 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
                 notes.push(Note::BatchRounded { from: global, to: c.plan.global_batch, multiple: c.plan.dp * c.plan.micro_batch });
             }
             let workload = workload::build(spec, &c.plan, sc.seq_len)?;
-            Ok(PlannedStep { plan: c.plan, options: c.options, memory: c.memory, chosen_by: ChosenBy::Auto, workload })
+            Ok(PlannedStep { plan: c.plan, options: c.options, memory: c.memory, chosen_by: if mesh { ChosenBy::AutoMesh } else { ChosenBy::Auto }, workload })
         }
         None => Err(EstimateError::NoPlan { gpus, global, invalid: found.configs_invalid }),
     }

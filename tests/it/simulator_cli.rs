@@ -125,6 +125,23 @@ fn gpt3_175b_on_1024_a100_auto_plan_mfu_is_realistic() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("realistic overlap"));
 }
 
+/// On a TPU slice the automatic plan follows the mesh rules: model
+/// parallelism beyond the 4-chip host over ICI, no pipeline (PaLM §4),
+/// weights sharded when nothing else fits; `--pp` still wins.
+#[test]
+fn tpu_auto_plan_uses_the_mesh_rules() {
+    let args = ["--model", "palm-540b", "--system", "tpu-v4-host", "--gpus", "6144", "--tokens", "780B", "--global-batch", "2048"];
+    let v = estimate_json(&args);
+    let plan = &v["plan"];
+    assert_eq!(plan["chosen_by"], "auto_mesh", "{plan}");
+    assert_eq!(plan["pp"], 1, "{plan}");
+    assert!(plan["tp"].as_u64().unwrap() > 4, "{plan}");
+    assert!(v["notes"].to_string().contains("TPU mesh rules"));
+    let mut a = args.to_vec();
+    a.extend(["--pp", "8"]);
+    assert_eq!(estimate_json(&a)["plan"]["pp"], 8);
+}
+
 /// Realistic overlap is never faster than ideal, on user plans that
 /// exercise ZeRO-1, ZeRO-3 and cross-node TP overlap.
 #[test]

@@ -123,9 +123,11 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
 /// selective recomputation.
 #[must_use]
 pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, sp_ag_redo: bool, fused_attention: bool) -> f64 {
-    let s = seq_len as f64;
+    // context parallelism: each rank holds seq_len / cp tokens (its queries
+    // still see every key: unfused scores are s/cp x s)
+    let s = (seq_len / plan.cp.max(1)).max(1) as f64;
     let b = plan.micro_batch as f64;
-    let mut x = activation_bytes_per_layer(spec, plan, s, b, fused_attention);
+    let mut x = activation_bytes_per_layer(spec, plan, s, seq_len as f64, b, fused_attention);
     if !sp_ag_redo && plan.sp && plan.tp > 1 && plan.recompute != Recompute::Full {
         let scale = activation_dtype_bytes(plan.dtype) / 2.0;
         x += 4.0 * s * b * spec.hidden as f64 * (1.0 - 1.0 / plan.tp as f64) * scale;
@@ -133,7 +135,7 @@ pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u
     x
 }
 
-fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64, fused_attention: bool) -> f64 {
+fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, b: f64, fused_attention: bool) -> f64 {
     let h = spec.hidden as f64;
     let a = spec.heads as f64;
     let t = plan.tp as f64;
@@ -149,7 +151,7 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, b: f64, fus
         let input = 2.0 * sbh * scale;
         return if plan.sp { input / t } else { input };
     }
-    let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { 5.0 * a * s * s * b };
+    let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { 5.0 * a * s * keys * b };
     // parts replicated across TP ranks without SP: layernorm inputs (4sbh),
     // attention and MLP dropout masks/inputs (Korthikanti Table 2: 10sbh)
     let replicated = 10.0 * sbh;
@@ -179,7 +181,9 @@ pub fn per_device_with(
     fused_attention: bool,
 ) -> MemoryBreakdown {
     let params = params_on_device(spec, plan);
-    let dp = plan.dp as f64;
+    // ZeRO shards over the data x context ranks (the weights are replicated
+    // across context-parallel ranks)
+    let dp = (plan.dp * plan.cp) as f64;
     let (w_b, g_b, o_b) = if plan.dtype.is_mixed_precision() {
         (plan.dtype.bytes().max(2.0), MAIN_GRAD_BYTES, 12.0)
     } else {
@@ -193,7 +197,7 @@ pub fn per_device_with(
     let weights = params * w_b / shard(3);
     let grads = trainable * g_b / shard(2);
     let optim = trainable * o_b / shard(1);
-    let s = seq_len as f64;
+    let s = (seq_len / plan.cp.max(1)).max(1) as f64;
     let b = plan.micro_batch as f64;
     let layers = spec.total_layers() as f64;
     let p = plan.pp as f64;

@@ -2,7 +2,10 @@
 //!
 //! Tensor (TP, Shoeybi et al. 2019), sequence (SP, Korthikanti et al. 2022),
 //! pipeline (PP, 1F1B and interleaved, Narayanan et al. 2021), data (DP)
-//! with ZeRO stages 0–3 (Rajbhandari et al. 2020), expert (EP) parallelism.
+//! with ZeRO stages 0–3 (Rajbhandari et al. 2020), expert (EP) and context
+//! (CP: each rank holds 1/CP of every sequence, keys and values circulate
+//! in a ring; Liu et al. 2023 Ring Attention, Megatron-core context
+//! parallelism) parallelism.
 
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
@@ -12,6 +15,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Plan {
     pub tp: u64,
+    /// Context-parallel size (1 = off): ranks that split each sequence.
+    pub cp: u64,
     pub pp: u64,
     pub dp: u64,
     /// Virtual pipeline stages per device (interleaved 1F1B); 1 = plain 1F1B.
@@ -31,6 +36,10 @@ pub struct Plan {
 pub enum PlanError {
     #[error("--gpus {gpus} is not divisible by --tp {tp} x --pp {pp} = {}; choose --tp/--pp whose product divides the GPU count", tp * pp)]
     GpusNotDivisible { gpus: u64, tp: u64, pp: u64 },
+    #[error("--gpus {gpus} is not divisible by --tp {tp} x --cp {cp} x --pp {pp} = {}; choose sizes whose product divides the GPU count", tp * cp * pp)]
+    GpusNotDivisibleCp { gpus: u64, tp: u64, cp: u64, pp: u64 },
+    #[error("--cp {cp} needs the sequence length ({seq_len}) divisible by 2 x --cp = {} (each rank takes two chunks for causal load balance); choose a divisor", 2 * cp)]
+    CpSeq { cp: u64, seq_len: u64 },
     #[error("--tp {tp} does not divide the model's {heads} attention heads; use a divisor of {heads}")]
     TpHeads { tp: u64, heads: u64 },
     #[error("--tp {tp} does not divide the model's {kv} key/value heads; use a divisor of {kv} (or 1..{kv})")]
@@ -55,7 +64,7 @@ impl Plan {
     /// Devices in the plan.
     #[must_use]
     pub fn gpus(&self) -> u64 {
-        self.tp * self.pp * self.dp
+        self.tp * self.cp * self.pp * self.dp
     }
     /// Micro-batches per step per pipeline (gradient accumulation steps).
     #[must_use]
@@ -70,6 +79,7 @@ impl Plan {
     pub fn validate(&self, spec: &ModelSpec) -> Result<(), PlanError> {
         for (flag, v) in [
             ("--tp", self.tp),
+            ("--cp", self.cp),
             ("--pp", self.pp),
             ("data-parallel size", self.dp),
             ("--interleave", self.interleave),

@@ -97,6 +97,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
             let p = &best.plan;
             s2.plan = crate::scenario::PlanRequest {
                 tp: Some(p.tp),
+                cp: Some(p.cp),
                 pp: Some(p.pp),
                 interleave: Some(p.interleave),
                 sp: Some(p.sp),

@@ -45,6 +45,8 @@ pub enum Objective {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Constraints {
     pub tp: Option<u64>,
+    /// Context-parallel size (not searched; `None` = 1).
+    pub cp: Option<u64>,
     pub pp: Option<u64>,
     pub interleave: Option<u64>,
     pub sp: Option<bool>,
@@ -295,7 +297,8 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         divisors(p.gpus).into_iter().filter(|t| spec.heads.is_multiple_of(*t) && (spec.mla.is_some() || kv.is_multiple_of(*t) || t % kv == 0)).collect(),
     );
     for &tp in &tps {
-        if !p.gpus.is_multiple_of(tp) {
+        let cp = c.cp.unwrap_or(1).max(1);
+        if !p.gpus.is_multiple_of(tp * cp) {
             continue;
         }
         if c.framework_rules && !c.mesh && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
@@ -304,12 +307,12 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         // stages may hold unequal layer counts (Megatron-core's uneven first /
         // last stages; Llama 3 405B ran 126 layers on PP 16): the most loaded
         // stage holds ceil(layers / pp), which memory and time use
-        let pps = pick(c.pp, divisors(p.gpus / tp).into_iter().filter(|q| *q <= layers).collect());
+        let pps = pick(c.pp, divisors(p.gpus / (tp * cp)).into_iter().filter(|q| *q <= layers).collect());
         for &pp in &pps {
-            if !p.gpus.is_multiple_of(tp * pp) {
+            if !p.gpus.is_multiple_of(tp * cp * pp) {
                 continue;
             }
-            let dp = p.gpus / (tp * pp);
+            let dp = p.gpus / (tp * cp * pp);
             let batch = if p.global_batch.is_multiple_of(dp) {
                 p.global_batch
             } else {
@@ -396,6 +399,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                     for &zero in &zeros {
                         let plan = Plan {
                             tp: o.tp,
+                            cp: c.cp.unwrap_or(1).max(1),
                             pp: o.pp,
                             dp: o.dp,
                             interleave: o.v,
@@ -541,6 +545,7 @@ mod tests {
         assert!(r.configs_feasible > 0);
         let plan = Plan {
             tp: 8,
+            cp: 1,
             pp: 1,
             dp: 641,
             interleave: 1,
@@ -655,6 +660,7 @@ mod tests {
         };
         let plan = |global_batch| Plan {
             tp: 1,
+            cp: 1,
             pp: 1,
             dp: 64,
             interleave: 1,

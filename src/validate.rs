@@ -218,9 +218,6 @@ fn skip_reason(c: &Case) -> Option<String> {
     if !known.contains(&c.metric.as_str()) {
         return Some(format!("metric `{}` is not one flopprint predicts", c.metric));
     }
-    if let Some(cp) = c.cp.filter(|cp| *cp > 1) {
-        return Some(format!("context parallelism (CP {cp}) is not modelled"));
-    }
     if is_step_metric(&c.metric) {
         if c.tp.is_none() || c.pp.is_none() {
             return Some(match c.model_parallel {
@@ -274,6 +271,7 @@ fn scenario_of(c: &Case) -> Result<Scenario, String> {
     i.hardware.accelerator = if c.system.is_some() { None } else { c.accelerator.clone() };
     i.hardware.gpus = c.gpus;
     i.plan.tp = c.tp;
+    i.plan.cp = c.cp;
     i.plan.pp = c.pp;
     i.plan.interleave = c.interleave;
     i.plan.sp = c.sp;

@@ -41,8 +41,12 @@ pub enum Collective {
 pub enum Group {
     Tensor,
     Pipeline,
+    /// Data-parallel collectives run over the data x context ranks (the
+    /// weights are replicated across context-parallel ranks).
     Data,
     Expert,
+    /// Context-parallel ring (keys and values of the other sequence chunks).
+    Context,
 }
 
 /// How a collective relates to compute.
@@ -117,6 +121,10 @@ pub enum OpKind {
     DpParamAllGather,
     DpParamAllGatherFwd,
     DpParamAllGatherBwd,
+    /// Context parallelism: keys and values of the other chunks (forward,
+    /// and again in backward), and their gradients back to their owners.
+    CpKvGather,
+    CpKvGradReduceScatter,
 }
 
 /// Why a workload cannot be built.
@@ -258,6 +266,7 @@ pub struct Workload {
     pub stage_layers: f64,
     /// Group sizes, for the network model.
     pub tp: u64,
+    pub cp: u64,
     pub dp: u64,
     pub ep: u64,
 }
@@ -324,7 +333,9 @@ impl<'a> Ctx<'a> {
         // keep bf16 activations), else in the training dtype
         let e = crate::memory::activation_dtype_bytes(plan.dtype);
         let t = plan.tp.max(1);
-        let tokens = mul("seq_len x micro_batch", seq_len, plan.micro_batch)?;
+        // each context-parallel rank holds seq_len / cp tokens of every sequence
+        let local_seq = (seq_len / plan.cp.max(1)).max(1);
+        let tokens = mul("seq_len x micro_batch", local_seq, plan.micro_batch)?;
         let tok = tokens as f64;
         let h = spec.hidden;
         let hf = h as f64;
@@ -359,7 +370,8 @@ impl<'a> Ctx<'a> {
             act_full: tok * hf,
             gated: spec.activation.ffn_matrices() > 2.0,
             bh,
-            score_elems: bh as f64 * s * s,
+            // local queries against every key
+            score_elems: bh as f64 * local_seq as f64 * s,
         })
     }
 
@@ -460,16 +472,26 @@ fn attention(c: &Ctx<'_>) -> Attention {
     let qkv = Op::Gemm { kind: OpKind::Qkv, m: c.tokens, n: c.qkv_width, k: c.h, batch: 1 };
     let softmax = Op::Mem { kind: OpKind::Softmax, bytes: b(2.0 * c.score_elems * e) };
     let dropout = Op::Mem { kind: OpKind::AttnDropout, bytes: b(c.score_elems * (2.0 * e + 1.0)) };
-    let qk = Op::Gemm { kind: OpKind::AttnQk, m: s, n: s, k: c.d_qk, batch: c.bh };
-    let av = Op::Gemm { kind: OpKind::AttnAv, m: s, n: c.d_v, k: s, batch: c.bh };
+    // with context parallelism the local queries (s / cp) meet every key
+    let q_len = c.tokens / c.plan.micro_batch.max(1);
+    let qk = Op::Gemm { kind: OpKind::AttnQk, m: q_len, n: s, k: c.d_qk, batch: c.bh };
+    let av = Op::Gemm { kind: OpKind::AttnAv, m: q_len, n: c.d_v, k: s, batch: c.bh };
     // fused scale + mask + softmax reads and writes the scores; dropout on
     // the probabilities reads, writes and stores a 1-byte mask
     let core = vec![qk, softmax, dropout, av];
     let out = Op::Gemm { kind: OpKind::AttnOut, m: c.tokens, n: c.h, k: c.heads_local * c.d_v, batch: 1 };
 
+    // ring attention: the other ranks' keys and values arrive while the
+    // local chunks compute (forward), and again with their gradients
+    // returned in backward (Liu et al. 2023; Megatron-core CP)
+    let kv = (c.qkv_width.saturating_sub(c.heads_local * c.d_qk)) as f64 * c.tok * c.plan.cp as f64 * e;
+    let cp_comm = |kind, coll| Op::Comm { kind, coll, group: Group::Context, bytes: b(kv), role: CommRole::Overlappable };
     let mut fwd = vec![c.layernorm()];
     c.enter(&mut fwd);
     fwd.push(qkv);
+    if c.plan.cp > 1 {
+        fwd.push(cp_comm(OpKind::CpKvGather, Collective::AllGather));
+    }
     fwd.extend(core.iter().copied());
     fwd.push(out);
     c.leave(&mut fwd, OpKind::TpReduceOut);
@@ -482,6 +504,10 @@ fn attention(c: &Ctx<'_>) -> Attention {
     bwd.push(Op::Mem { kind: OpKind::AttnDropoutBwd, bytes: b(c.score_elems * (2.0 * e + 1.0)) });
     bwd.push(Op::Mem { kind: OpKind::SoftmaxBwd, bytes: b(3.0 * c.score_elems * e) });
     gemm_bwd(&mut bwd, qk);
+    if c.plan.cp > 1 {
+        bwd.push(cp_comm(OpKind::CpKvGather, Collective::AllGather));
+        bwd.push(cp_comm(OpKind::CpKvGradReduceScatter, Collective::ReduceScatter));
+    }
     gemm_bwd(&mut bwd, qkv);
     c.enter_bwd(&mut bwd);
     bwd.push(c.layernorm_bwd());
@@ -649,7 +675,7 @@ fn data_parallel(c: &Ctx<'_>, params: f64) -> (Vec<Op>, Vec<Op>) {
     let dp_comm = |kind, coll, role| Op::Comm { kind, coll, group: Group::Data, bytes: grad, role };
     let mut per_mb = Vec::new();
     let mut per_step = Vec::new();
-    if c.plan.dp > 1 {
+    if c.plan.dp * c.plan.cp > 1 {
         match c.plan.zero {
             0 => per_step.push(dp_comm(OpKind::DpGradAllReduce, Collective::AllReduce, CommRole::Overlappable)),
             1 => {
@@ -675,7 +701,7 @@ fn data_parallel(c: &Ctx<'_>, params: f64) -> (Vec<Op>, Vec<Op>) {
 
 /// The optimizer step's memory traffic.
 fn optimizer(c: &Ctx<'_>, params: f64) -> Vec<Op> {
-    let opt_params = if c.plan.zero >= 1 { params / c.plan.dp as f64 } else { params };
+    let opt_params = if c.plan.zero >= 1 { params / (c.plan.dp * c.plan.cp) as f64 } else { params };
     let per_param = if c.plan.dtype.is_mixed_precision() { OPTIMIZER_BYTES_PER_PARAM_MIXED } else { OPTIMIZER_BYTES_PER_PARAM_FP32 };
     let mut v = vec![Op::Mem { kind: OpKind::AdamStep, bytes: b(opt_params * per_param) }];
     if c.plan.dtype == Dtype::Fp8 {
@@ -688,7 +714,7 @@ fn optimizer(c: &Ctx<'_>, params: f64) -> Vec<Op> {
 
 /// What offloading would move (memory.rs holds the same quantities).
 fn offload_sizes(c: &Ctx<'_>, params: f64) -> OffloadSizes {
-    let (plan, dp) = (c.plan, c.plan.dp as f64);
+    let (plan, dp) = (c.plan, (c.plan.dp * c.plan.cp) as f64);
     let stage_layers = c.spec.total_layers().max(1).div_ceil(plan.pp.max(1)) as f64;
     let body_params = (params - c.spec.params().embedding / c.tf).max(0.0);
     let (w_bytes, o_bytes) = if plan.dtype.is_mixed_precision() { (c.e, 12.0) } else { (plan.dtype.bytes(), 2.0 * plan.dtype.bytes()) };
@@ -732,6 +758,7 @@ pub fn build(spec: &ModelSpec, plan: &Plan, seq_len: u64) -> Result<Workload, Wo
         seq_len,
         stage_layers: spec.total_layers().max(1).div_ceil(plan.pp.max(1)) as f64,
         tp: plan.tp,
+        cp: plan.cp,
         dp: plan.dp,
         ep: plan.ep,
     })
@@ -757,7 +784,7 @@ mod tests {
     use crate::flops::{training_per_token, FineTune};
 
     fn plan(tp: u64, pp: u64, dp: u64, sp: bool, rc: Recompute) -> Plan {
-        Plan { tp, pp, dp, interleave: 1, sp, ep: 1, zero: 0, recompute: rc, micro_batch: 1, global_batch: 8 * dp, dtype: Dtype::Fp16 }
+        Plan { tp, cp: 1, pp, dp, interleave: 1, sp, ep: 1, zero: 0, recompute: rc, micro_batch: 1, global_batch: 8 * dp, dtype: Dtype::Fp16 }
     }
 
     fn flops_of(ops: &[Op]) -> f64 {
@@ -804,5 +831,23 @@ mod tests {
         p.ep = 8;
         let w = build(&m, &p, 4096).unwrap();
         assert!(w.blocks[0].forward.iter().any(|o| matches!(o, Op::Comm { coll: Collective::AllToAll, .. })));
+    }
+
+    /// Context parallelism splits every sequence: a device's FLOPs are
+    /// 1/cp of the unsplit device's (queries s/cp against every key), and
+    /// the ring traffic appears only with cp > 1.
+    #[test]
+    fn context_parallelism_divides_the_work_and_adds_the_ring() {
+        let spec = catalog::model("llama2-7b").unwrap();
+        let flops = |w: &Workload| w.all_ops().map(Op::flops).sum::<f64>();
+        let ring = |w: &Workload| w.all_ops().filter(|o| matches!(o, Op::Comm { group: Group::Context, .. })).count();
+        let one = build(&spec, &plan(1, 1, 8, false, Recompute::None), 8192).unwrap();
+        let four = build(&spec, &Plan { cp: 4, ..plan(1, 1, 2, false, Recompute::None) }, 8192).unwrap();
+        let rel = (flops(&four) * 4.0 / flops(&one) - 1.0).abs();
+        assert!(rel < 1e-12, "{rel}");
+        assert_eq!(ring(&one), 0);
+        // per block: forward keys and values in; backward again, plus their
+        // gradients out
+        assert_eq!(ring(&four), 3);
     }
 }

@@ -56,6 +56,7 @@ fn main() {
         let spec = catalog::model("megatron-530b").expect("model");
         let plan = flopprint::parallel::Plan {
             tp: 8,
+            cp: 1,
             pp: 35,
             dp: 1,
             interleave: 3,

@@ -524,6 +524,7 @@ pub struct CalibrationRun {
 pub fn model_shapes(spec: &crate::catalog::ModelSpec, tp: u64, seq_len: u64, micro_batch: u64) -> Result<Vec<GemmShape>, CalibrateError> {
     let plan = crate::parallel::Plan {
         tp,
+        cp: 1,
         pp: 1,
         dp: 1,
         interleave: 1,

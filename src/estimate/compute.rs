@@ -170,6 +170,7 @@ pub fn constraints(r: &PlanRequest) -> Constraints {
         zero: r.zero,
         recompute: r.recompute,
         micro_batch: r.micro_batch,
+        cp: r.cp,
         ep_overlap: r.ep_overlap,
         dp_overlap: None,
         ..Constraints::default()
@@ -205,8 +206,16 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
             return Err(PlanError::TpHeads { tp, heads: spec.heads }.into());
         }
     }
+    let cp = r.cp.unwrap_or(1);
+    if cp > 1 && !sc.seq_len.is_multiple_of(2 * cp) {
+        return Err(PlanError::CpSeq { cp, seq_len: sc.seq_len }.into());
+    }
     if let (Some(tp), Some(pp)) = (r.tp, r.pp) {
-        let split = tp.checked_mul(pp).filter(|s| gpus.is_multiple_of(*s)).ok_or(PlanError::GpusNotDivisible { gpus, tp, pp })?;
+        let split = tp.checked_mul(pp).and_then(|s| s.checked_mul(cp)).filter(|s| gpus.is_multiple_of(*s)).ok_or(if cp > 1 {
+            PlanError::GpusNotDivisibleCp { gpus, tp, cp, pp }
+        } else {
+            PlanError::GpusNotDivisible { gpus, tp, pp }
+        })?;
         let dp = gpus / split;
         let micro = r.micro_batch.unwrap_or(1);
         let multiple = dp.checked_mul(micro).ok_or(PlanError::Batch { global: requested.unwrap_or(0), dp, micro })?;
@@ -221,6 +230,7 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         };
         let plan = Plan {
             tp,
+            cp,
             pp,
             dp,
             interleave: r.interleave.unwrap_or(1),

@@ -48,6 +48,8 @@ pub enum EstimateError {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanOut {
     pub tp: u64,
+    /// Context-parallel size (1 = off).
+    pub cp: u64,
     pub pp: u64,
     pub dp: u64,
     pub interleave: u64,
@@ -59,7 +61,8 @@ pub struct PlanOut {
     pub global_batch: u64,
     pub micro_batches_per_step: u64,
     /// `user` (--tp and --pp given), `auto` (the fastest feasible plan of
-    /// the search), `search` (an entry of `flopprint plan`).
+    /// the search under the framework rules), `auto_mesh` (the same under
+    /// the TPU mesh rules), `search` (an entry of `flopprint plan`).
     pub chosen_by: ChosenBy,
 }
 
@@ -68,6 +71,7 @@ impl PlanOut {
     pub fn new(p: &Plan, chosen_by: ChosenBy) -> Self {
         Self {
             tp: p.tp,
+            cp: p.cp,
             pp: p.pp,
             dp: p.dp,
             interleave: p.interleave,

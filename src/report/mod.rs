@@ -179,8 +179,9 @@ pub fn rows(e: &Estimate) -> Vec<(&'static str, String, String)> {
                 || "none (accounted without a plan)".to_string(),
                 |p| {
                     format!(
-                        "TP {} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
+                        "TP {}{} x PP {} x DP {}{}{}, ZeRO-{}, recompute {}, micro-batch {}, global batch {} ({})",
                         p.tp,
+                        if p.cp > 1 { format!(" x CP {}", p.cp) } else { String::new() },
                         p.pp,
                         p.dp,
                         if p.interleave > 1 { format!(" (interleave {})", p.interleave) } else { String::new() },

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
-//! | plan | tp, pp, interleave, sp, ep, ep_overlap, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
+//! | plan | tp, cp, pp, interleave, sp, ep, ep_overlap, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
@@ -111,6 +111,11 @@ pub struct PlanSection {
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sp: Option<bool>,
+    /// Context-parallel size: ranks that split every sequence, keys and
+    /// values circulating in a ring (long sequences; default 1).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cp: Option<u64>,
     /// Expert-parallel size (MoE).
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -411,6 +416,7 @@ impl PlanSection {
         // exhaustive: a new field does not compile until it is overlaid below
         let Self {
             tp: _,
+            cp: _,
             pp: _,
             interleave: _,
             sp: _,
@@ -432,6 +438,7 @@ impl PlanSection {
             self,
             over,
             tp,
+            cp,
             pp,
             interleave,
             sp,

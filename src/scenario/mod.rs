@@ -94,6 +94,8 @@ impl BatchRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PlanRequest {
     pub tp: Option<u64>,
+    /// Context-parallel size (`None`: 1).
+    pub cp: Option<u64>,
     pub pp: Option<u64>,
     pub interleave: Option<u64>,
     pub sp: Option<bool>,
@@ -245,6 +247,7 @@ impl ScenarioInput {
         check_int("--pp", p.pp, 4096)?;
         check_int("--interleave", p.interleave, 1024)?;
         check_int("--ep", p.ep, 65_536)?;
+        check_int("--cp", p.cp, 1024)?;
         if let Some(z) = p.zero {
             if z > 3 {
                 return Err(ScenarioError::Value { flag: "--zero".into(), value: z.to_string(), message: "must be a ZeRO stage 0, 1, 2 or 3".into() });
@@ -539,6 +542,7 @@ impl ScenarioInput {
             fine_tune,
             plan: PlanRequest {
                 tp: p.tp,
+                cp: p.cp,
                 pp: p.pp,
                 interleave: p.interleave,
                 sp: p.sp,

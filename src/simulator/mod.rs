@@ -205,6 +205,8 @@ pub struct Breakdown {
     pub recompute_s: f64,
     pub tp_comm_exposed_s: f64,
     pub ep_comm_exposed_s: f64,
+    /// Context-parallel ring traffic not hidden behind the attention core.
+    pub cp_comm_exposed_s: f64,
     pub pp_comm_s: f64,
     pub dp_comm_exposed_s: f64,
     pub bubble_s: f64,
@@ -220,6 +222,11 @@ struct Parts {
     mem: f64,
     tp: f64,
     ep: f64,
+    /// Context-parallel ring traffic (before overlap).
+    cp: f64,
+    /// Attention-core time (fused kernel or the QKᵀ / ·V GEMMs): the
+    /// window the ring traffic hides behind.
+    attn: f64,
     /// TP link busy time (before overlap), for NIC sharing with DP.
     tp_link: f64,
 }
@@ -233,6 +240,8 @@ impl Parts {
         self.mem += o.mem * w;
         self.tp += o.tp * w;
         self.ep += o.ep * w;
+        self.cp += o.cp * w;
+        self.attn += o.attn * w;
         self.tp_link += o.tp_link * w;
     }
 }
@@ -246,7 +255,7 @@ pub struct Simulator<'a, D: DeviceModel + ?Sized> {
 
 impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
     fn layout(&self, w: &Workload) -> Layout {
-        Layout { tp: w.tp, dp: w.dp, pp: w.pp, ep: w.ep, dp_inner: self.options.dp_inner }
+        Layout { tp: w.tp, cp: w.cp, dp: w.dp, pp: w.pp, ep: w.ep, dp_inner: self.options.dp_inner }
     }
 
     /// Exposed time of a TP collective of time `c` at `ops[i]` under the
@@ -297,9 +306,16 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             match *op {
                 Op::Gemm { kind, .. } if flash && kind.attention_gemm() => attn_flops += op.flops(),
                 Op::Mem { kind, .. } if flash && kind.attention_elementwise() => {}
-                Op::Gemm { kind, m, n, k, batch } => p.gemm += self.device.gemm_time(m, n, k, batch, gemm_dtype(kind, w.dtype)).value(),
+                Op::Gemm { kind, m, n, k, batch } => {
+                    let t = self.device.gemm_time(m, n, k, batch, gemm_dtype(kind, w.dtype)).value();
+                    p.gemm += t;
+                    if kind.attention_gemm() {
+                        p.attn += t;
+                    }
+                }
                 Op::Mem { bytes, .. } => p.mem += self.device.mem_time(bytes).value(),
                 Op::Comm { group: Group::Expert, .. } => p.ep += self.comm(op, l),
+                Op::Comm { group: Group::Context, .. } => p.cp += self.comm(op, l),
                 Op::Comm { kind: OpKind::TpAgRedo, .. } if !self.options.sp_ag_redo => {}
                 Op::Comm { group: Group::Tensor, .. } => {
                     let c = self.comm(op, l);
@@ -309,7 +325,9 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
                 Op::Comm { .. } => p.tp += self.comm(op, l),
             }
         }
-        p.gemm += self.device.attention_time(attn_flops, w.seq_len, backward).value();
+        let fused = self.device.attention_time(attn_flops, w.seq_len, backward).value();
+        p.gemm += fused;
+        p.attn += fused;
         p
     }
 
@@ -367,7 +385,11 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         // DualPipe-style overlap: a micro-batch's all-to-all runs while
         // another micro-batch computes; only the excess stays exposed
         let ep = if self.options.ep_overlap && w.microbatches >= 2 { (stage.ep - stage.compute()).max(0.0) } else { stage.ep };
-        let t_mb = stage.compute() + stage.tp + ep + p2p + offload_mb;
+        // ring attention: the next chunk's keys and values travel while the
+        // current chunk's attention computes (forward and backward passes of
+        // the body blocks; recomputation re-runs the core without traffic)
+        let cp = (body_fwd.cp - body_fwd.attn).max(0.0) + (body_bwd.cp - body_bwd.attn).max(0.0);
+        let t_mb = stage.compute() + stage.tp + ep + cp + p2p + offload_mb;
         let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * t_mb;
 
         // data parallelism
@@ -445,6 +467,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             recompute_s: m * body_rc.compute(),
             tp_comm_exposed_s: m * stage.tp,
             ep_comm_exposed_s: m * ep,
+            cp_comm_exposed_s: m * cp,
             pp_comm_s: m * p2p,
             dp_comm_exposed_s: dp_exposed,
             bubble_s: bubble,
@@ -456,6 +479,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             step_time_s: b.compute_s
                 + b.tp_comm_exposed_s
                 + b.ep_comm_exposed_s
+                + b.cp_comm_exposed_s
                 + b.pp_comm_s
                 + b.dp_comm_exposed_s
                 + b.bubble_s

@@ -66,6 +66,7 @@ pub struct Network {
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     pub tp: u64,
+    pub cp: u64,
     pub dp: u64,
     pub pp: u64,
     pub ep: u64,
@@ -124,13 +125,18 @@ impl Network {
     fn placement(&self, g: Group, l: Layout) -> (u64, u64) {
         let node = self.gpus_per_node;
         let per_node = |stride: u64, size: u64| (node / stride.max(1)).clamp(1, size.max(1));
-        let (tp_stride, dp_stride) = if l.dp_inner { (l.dp, 1) } else { (1, l.tp) };
+        // Megatron-core order tensor, context, data (then pipeline); or
+        // context, data, tensor with `dp_inner`
+        let cp = l.cp.max(1);
+        let (tp_stride, cp_stride) = if l.dp_inner { (l.dp * cp, 1) } else { (1, l.tp) };
         match g {
             Group::Tensor => (l.tp, per_node(tp_stride, l.tp)),
-            Group::Data => (l.dp, per_node(dp_stride, l.dp)),
+            Group::Context => (cp, per_node(cp_stride, cp)),
+            // gradients and ZeRO shards span the data x context ranks
+            Group::Data => (l.dp * cp, per_node(cp_stride, l.dp * cp)),
             // expert-parallel groups are contiguous slices of a DP group
-            Group::Expert => (l.ep, per_node(dp_stride, l.ep)),
-            Group::Pipeline => (l.pp, per_node(l.tp * l.dp, l.pp)),
+            Group::Expert => (l.ep, per_node(cp_stride * cp, l.ep)),
+            Group::Pipeline => (l.pp, per_node(l.tp * cp * l.dp, l.pp)),
         }
     }
 
@@ -192,7 +198,7 @@ mod tests {
     #[test]
     fn ring_all_reduce_is_twice_reduce_scatter_inside_a_node() {
         let n = dgx();
-        let l = Layout { tp: 8, dp: 1, pp: 1, ep: 1, dp_inner: false };
+        let l = Layout { tp: 8, cp: 1, dp: 1, pp: 1, ep: 1, dp_inner: false };
         let s = Bytes::new(1e9);
         let ar = n.time(Collective::AllReduce, Group::Tensor, s, l).value();
         let rs = n.time(Collective::ReduceScatter, Group::Tensor, s, l).value();
@@ -204,20 +210,20 @@ mod tests {
     #[test]
     fn data_parallel_across_nodes_uses_the_nics() {
         let n = dgx();
-        let l = Layout { tp: 8, dp: 8, pp: 1, ep: 1, dp_inner: false };
+        let l = Layout { tp: 8, cp: 1, dp: 8, pp: 1, ep: 1, dp_inner: false };
         let s = Bytes::new(1e9);
         let t = n.time(Collective::AllReduce, Group::Data, s, l).value();
         // one member per node: 1/8 of 8 x 200 Gbit/s = 25 GB/s x 0.9
         let want = 2.0 * 7.0 / 8.0 * 1e9 / (25e9 * NIC_EFFICIENCY);
         assert!((t - want).abs() / want < 1e-3, "{t} {want}");
-        assert_eq!(n.time(Collective::AllReduce, Group::Data, s, Layout { tp: 8, dp: 1, pp: 1, ep: 1, dp_inner: false }).value(), 0.0);
+        assert_eq!(n.time(Collective::AllReduce, Group::Data, s, Layout { tp: 8, cp: 1, dp: 1, pp: 1, ep: 1, dp_inner: false }).value(), 0.0);
     }
 
     #[test]
     fn data_fastest_rank_order_moves_tensor_parallelism_onto_the_nics() {
         let n = dgx();
         let s = Bytes::new(1e9);
-        let tp_major = Layout { tp: 8, dp: 8, pp: 1, ep: 1, dp_inner: false };
+        let tp_major = Layout { tp: 8, cp: 1, dp: 8, pp: 1, ep: 1, dp_inner: false };
         let dp_major = Layout { dp_inner: true, ..tp_major };
         let t = |g, l| n.time(Collective::AllReduce, g, s, l).value();
         assert!(t(Group::Tensor, dp_major) > 5.0 * t(Group::Tensor, tp_major));

@@ -142,6 +142,31 @@ fn tpu_auto_plan_uses_the_mesh_rules() {
     assert_eq!(estimate_json(&a)["plan"]["pp"], 8);
 }
 
+/// `--cp` splits each sequence: activations shrink, the plan and breakdown
+/// report it, and impossible sizes are named errors.
+#[test]
+fn context_parallelism_is_a_plan_dimension() {
+    let base = ["--model", "llama2-7b", "--system", "dgx-h100", "--gpus", "16", "--tokens", "10B", "--seq-len", "16384", "--tp", "4", "--pp", "1"];
+    let run = |cp: &str| {
+        let mut a = base.to_vec();
+        a.extend(["--cp", cp, "--global-batch", "8"]);
+        estimate_json(&a)
+    };
+    let (one, four) = (run("1"), run("4"));
+    assert_eq!(four["plan"]["cp"], 4);
+    assert_eq!(four["plan"]["dp"], 1);
+    let act = |v: &serde_json::Value| v["memory"]["activations_gib"].as_f64().unwrap();
+    assert!(act(&four) < 0.3 * act(&one), "{} vs {}", act(&four), act(&one));
+    assert!(four["breakdown"]["cp_comm_exposed_s"].as_f64().is_some());
+    for (cp, needle) in [("3", "--cp 3"), ("5", "--cp 5")] {
+        let mut a = base.to_vec();
+        a.extend(["--cp", cp]);
+        let out = bin().arg("estimate").args(&a).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 /// Realistic overlap is never faster than ideal, on user plans that
 /// exercise ZeRO-1, ZeRO-3 and cross-node TP overlap.
 #[test]

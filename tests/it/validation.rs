@@ -40,6 +40,7 @@ const RUNS: [Run; 4] = [
 fn plan(r: &Run, seqsel: bool) -> Plan {
     Plan {
         tp: 8,
+        cp: 1,
         pp: r.pp,
         dp: r.gpus / (8 * r.pp),
         interleave: r.interleave,
@@ -178,6 +179,7 @@ fn nemo_predict(r: &NemoRow, system: &str, scale: f64) -> f64 {
     let dp = r.gpus / (r.tp * r.pp);
     let plan = Plan {
         tp: r.tp,
+        cp: 1,
         pp: r.pp,
         dp,
         interleave: r.vp,

@@ -26,7 +26,9 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Search parallelisation plans (TP x PP x interleave x micro-batch x
     /// recompute x SP x ZeRO x EP) for a fixed cluster and global batch,
-    /// simulate each, and rank the ones that fit in memory.
+    /// simulate each, and rank the ones that fit in memory. With --deadline
+    /// or --budget, search the cluster size too and print the Pareto front
+    /// of time, cost and CO2e.
     Plan(PlanArgs),
     /// Estimate the cross product of lists of inputs (--nodes 8..256x2 --site france,poland ...) in parallel: one row per scenario, failed ones with their error; --out DIR writes sweep.csv, sweep.parquet, sweep.json, sweep.xlsx.
     Sweep(SweepArgs),
@@ -193,12 +195,24 @@ pub struct PlanArgs {
     pub scenario: Option<PathBuf>,
     #[command(flatten)]
     pub flags: ScenarioInput,
-    /// What to minimise.
+    /// What to minimise. With --deadline/--budget: time = the fastest size within them, cost = the cheapest (rental), co2e = the lowest CO2e.
     #[arg(long, value_enum, default_value_t = Objective::Time)]
     pub objective: Objective,
-    /// How many ranked plans to print.
+    /// How many ranked plans (or cluster sizes) to print.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Search the cluster size too: the run (wall clock, goodput included) must finish within DAYS.
+    #[arg(long, value_name = "DAYS", help_heading = "Cluster size")]
+    pub deadline: Option<f64>,
+    /// Search the cluster size too: the rental cost must stay within USD (needs a rental price).
+    #[arg(long, value_name = "USD", help_heading = "Cluster size")]
+    pub budget: Option<f64>,
+    /// The largest cluster the size search tries, in GPUs (default 16384).
+    #[arg(long, value_name = "N", help_heading = "Cluster size")]
+    pub max_gpus: Option<u64>,
+    /// With --deadline/--budget: draw the Pareto plot (time vs cost and CO2e) to this .svg or .png file; repeat for both.
+    #[arg(long, value_name = "FILE", help_heading = "Cluster size")]
+    pub plot: Vec<PathBuf>,
     /// Fix the schedule at Megatron-LM 2022's (no TP overlap, SP all-gather
     /// redo, no offload, tensor-fastest rank order) instead of searching it.
     #[arg(long)]
@@ -273,7 +287,11 @@ pub fn run(cli: Cli) -> Result<()> {
             eprintln!("wrote {} files to {}", files.len(), a.out.display());
             Ok(())
         }
+        Command::Plan(a) if a.deadline.is_some() || a.budget.is_some() => plan_sizes(&a),
         Command::Plan(a) => {
+            if a.max_gpus.is_some() || !a.plot.is_empty() {
+                anyhow::bail!("--max-gpus and --plot belong to the cluster-size search: give --deadline DAYS or --budget USD");
+            }
             let (mut input, defaulted) = scenario::input_with_defaults(a.scenario.as_deref(), &a.flags)?;
             let tokens_given = input.tokens.is_some();
             if !tokens_given {
@@ -325,6 +343,34 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Show { id } => emit(report::catalog::show(&id)?.as_bytes(), None),
     }
+}
+
+fn plan_sizes(a: &PlanArgs) -> Result<()> {
+    use flopprint::sizing;
+    let req = sizing::SizingRequest::new(a.deadline, a.budget, a.objective, a.max_gpus, a.top)?;
+    if a.megatron_schedule {
+        anyhow::bail!("--megatron-schedule applies to a fixed cluster's plan ranking: drop it with --deadline/--budget (each size's plan is estimate's, Megatron-LM's schedule)");
+    }
+    let plots =
+        a.plot.iter().map(|p| report::plot::PlotFormat::from_path(p).map(|f| (p, f))).collect::<Result<Vec<_>, String>>().map_err(anyhow::Error::msg)?;
+    let r = sizing::run(a.scenario.as_deref(), &a.flags, &req)?;
+    let bytes = match a.format {
+        PlanFormat::Json => {
+            let mut v = serde_json::to_vec_pretty(&r).context("serializing the plan report")?;
+            v.push(b'\n');
+            v
+        }
+        PlanFormat::Table => sizing::table(&r).into_bytes(),
+    };
+    // render everything before writing anything: no partial outputs
+    let chart = sizing::chart(&r);
+    let rendered =
+        plots.into_iter().map(|(p, f)| report::charts::render(&chart, f).map(|b| (b, p))).collect::<Result<Vec<_>, String>>().map_err(anyhow::Error::msg)?;
+    emit(&bytes, a.out.as_deref())?;
+    for (b, p) in rendered {
+        emit(&b, Some(p))?;
+    }
+    Ok(())
 }
 
 fn sweep(a: &SweepArgs) -> Result<()> {

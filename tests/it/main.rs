@@ -5,6 +5,7 @@ mod calibrate_cli;
 mod catalog;
 mod cli;
 mod fuzz;
+mod help_examples;
 mod plan_sizes;
 mod properties;
 mod report_cli;

@@ -431,8 +431,7 @@ pub fn table(r: &SizingReport) -> String {
     );
     for e in &r.sizes {
         let p = e.plan.as_ref();
-        let _ = writeln!(
-            s,
+        let row = format!(
             "{:>4} {:>6} {:>6} {:>3} {:>3} {:>5} {:>3} {:>6} {:>9.1} {:>11} {:>14} {:>10.1} {:>9.1} {:>5} {:>6}",
             e.rank.map_or("-".into(), |k| k.to_string()),
             e.nodes.map_or("-".into(), |n| n.to_string()),
@@ -450,6 +449,7 @@ pub fn table(r: &SizingReport) -> String {
             if e.meets() { "yes" } else { "no" },
             if e.pareto { "*" } else { "" }
         );
+        let _ = writeln!(s, "{}", row.trim_end());
     }
     let b = &r.best;
     let _ = writeln!(

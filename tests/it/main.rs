@@ -9,6 +9,7 @@ mod help_examples;
 mod plan_sizes;
 mod properties;
 mod report_cli;
+mod scaling;
 mod seed;
 mod simulator_cli;
 mod snap;

@@ -322,7 +322,7 @@ where
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], budget));
         }
-        c.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GRID).position(SeriesLabelPosition::UpperRight).draw().map_err(err)?;
+        c.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GRID).position(SeriesLabelPosition::LowerLeft).draw().map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(())

@@ -51,6 +51,8 @@ pub enum SizingError {
     MaxGpus(u64),
     #[error("--{0} fixes the cluster, but --deadline/--budget search its size: drop --{0} (bound the search with --max-gpus)")]
     FixedSize(&'static str),
+    #[error("--{0} accounts a finished run, but --deadline/--budget plan one: drop --{0}")]
+    Measured(&'static str),
     #[error("--budget and --objective cost need a rental price and {0} has none: give --price-per-gpu-hour USD")]
     NoPrice(String),
     #[error("{0}")]
@@ -259,6 +261,12 @@ pub fn run(file: Option<&Path>, flags: &ScenarioInput, req: &SizingRequest) -> R
         return Err(SizingError::FixedSize("gpus"));
     }
     let (input, defaulted) = scenario::input_with_defaults(file, flags).map_err(|e| SizingError::Scenario(e.to_string()))?;
+    if input.measured.hours.is_some() {
+        return Err(SizingError::Measured("hours"));
+    }
+    if input.measured.gpu_hours.is_some() {
+        return Err(SizingError::Measured("gpu-hours"));
+    }
     let mut notes = Vec::new();
     if file.is_some() && (input.hardware.nodes.is_some() || input.hardware.gpus.is_some()) && !defaulted.iter().any(|f| f == "nodes" || f == "gpus") {
         notes.push("the scenario file's nodes/gpus are replaced by the searched sizes".to_string());

@@ -153,6 +153,11 @@ fn bad_deadlines_budgets_and_bounds_are_named_errors() {
     flopprint().args(["plan", "--deadline", "soon"]).assert().code(2).stderr(predicate::str::contains("--deadline"));
     flopprint().args(["plan", "--deadline", "30", "--max-gpus", "0"]).assert().code(2).stderr(predicate::str::contains("--max-gpus 0: must be in"));
     flopprint().args(["plan", "--deadline", "30", "--nodes", "4"]).assert().code(2).stderr(predicate::str::contains("drop --nodes"));
+    flopprint()
+        .args(["plan", "--deadline", "30", "--gpu-hours", "1000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--gpu-hours accounts a finished run"));
     flopprint().args(["plan", "--deadline", "30", "--plot", "front.pdf"]).assert().code(2).stderr(predicate::str::contains("must end in .svg or .png"));
     flopprint().args(["plan", "--plot", "front.svg"]).assert().code(2).stderr(predicate::str::contains("give --deadline DAYS or --budget USD"));
     flopprint()

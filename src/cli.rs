@@ -20,31 +20,81 @@ pub struct Cli {
     pub command: Command,
 }
 
+// The examples each subcommand's --help ends with. tests/it/help_examples.rs
+// runs every line that starts with `  flopprint ` (in a temporary directory,
+// in order), so they must stay real and working.
+const ESTIMATE_EXAMPLES: &str = "Examples:
+  flopprint estimate --model llama2-7b --system dgx-a100-80gb --nodes 4 --tokens 100B
+  flopprint estimate reports/seed/strubell-bert-base.toml --format json
+  flopprint estimate --system dgx-h100 --nodes 64 --site france --format xlsx --out plan.xlsx";
+const PLAN_EXAMPLES: &str = "Examples:
+  flopprint plan --model mixtral-8x7b --system dgx-h100 --gpus 64 --top 3 --megatron-schedule
+  flopprint plan --deadline 60 --objective cost --max-gpus 4096
+  flopprint plan --model llama2-7b --system dgx-h100 --tokens 200B --budget 5e4 --plot front.svg";
+const SWEEP_EXAMPLES: &str = "Examples:
+  flopprint sweep --nodes 8..256x2 --site france,poland,us-east-1-virginia --mfu 0.4
+  flopprint sweep --model llama2-7b,llama3-8b --nodes 4,16 --tokens 1T --out sweep/";
+const REPORT_EXAMPLES: &str = "Examples:
+  flopprint report --model llama2-7b --system dgx-h100 --nodes 4 --tokens 100B --out report/
+  flopprint report reports/seed/mt-nlg-530b.toml --out mt-nlg-report/";
+const CALIBRATE_EXAMPLES: &str = "Examples:
+  flopprint calibrate --dtypes fp64 --budget 2 --out cpu.json
+  flopprint calibrate --dtypes fp64 --threads 1 --budget 2 --format json";
+const LIST_EXAMPLES: &str = "Examples:
+  flopprint list systems
+  flopprint list models";
+const VALIDATE_EXAMPLES: &str = "Examples:
+  flopprint validate
+  flopprint validate --format json --out validation.json";
+const SHOW_EXAMPLES: &str = "Examples:
+  flopprint show dgx-h100
+  flopprint show llama2-70b";
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  flopprint completions bash > flopprint.bash
+  flopprint completions zsh > _flopprint
+  flopprint completions fish > flopprint.fish";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Estimate (or account) a training run: FLOPs, time, energy, CO2e, cost.
+    #[command(after_help = ESTIMATE_EXAMPLES)]
     Estimate(EstimateArgs),
     /// Search parallelisation plans (TP x PP x interleave x micro-batch x
     /// recompute x SP x ZeRO x EP) for a fixed cluster and global batch,
-    /// simulate each, and rank the ones that fit in memory.
+    /// simulate each, and rank the ones that fit in memory. With --deadline
+    /// or --budget, search the cluster size too and print the Pareto front
+    /// of time, cost and CO2e.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Estimate the cross product of lists of inputs (--nodes 8..256x2 --site france,poland ...) in parallel: one row per scenario, failed ones with their error; --out DIR writes sweep.csv, sweep.parquet, sweep.json, sweep.xlsx.
+    #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
     /// Write a report directory: report.md (scenario, results, method, sources) with plots as SVG and PNG (scaling, CO2e by site, energy and cost breakdowns, memory, uncertainty, tornado).
+    #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// Measure this machine: time real GEMMs on the CPU (and NVIDIA GPU), sample power, write a calibration profile.
+    #[command(after_help = CALIBRATE_EXAMPLES)]
     Calibrate(CalibrateArgs),
     /// List catalog entries.
+    #[command(after_help = LIST_EXAMPLES)]
     List {
         /// What to list.
         what: ListWhat,
     },
     /// Compare predictions with published training runs (step time, TFLOP/s, MFU, GPU-hours, energy) and the 6ND@40% rule of thumb.
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
     /// Show one catalog entry (accelerator, system, site or model) with its sources.
+    #[command(after_help = SHOW_EXAMPLES)]
     Show {
         /// The id, e.g. a100-sxm4-80gb, dgx-h100, france, gpt3-175b.
         id: String,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -193,12 +243,24 @@ pub struct PlanArgs {
     pub scenario: Option<PathBuf>,
     #[command(flatten)]
     pub flags: ScenarioInput,
-    /// What to minimise.
+    /// What to minimise. With --deadline/--budget: time = the fastest size within them, cost = the cheapest (rental), co2e = the lowest CO2e.
     #[arg(long, value_enum, default_value_t = Objective::Time)]
     pub objective: Objective,
-    /// How many ranked plans to print.
+    /// How many ranked plans (or cluster sizes) to print.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Search the cluster size too: the run (wall clock, goodput included) must finish within DAYS.
+    #[arg(long, value_name = "DAYS", help_heading = "Cluster size")]
+    pub deadline: Option<f64>,
+    /// Search the cluster size too: the rental cost must stay within USD (needs a rental price).
+    #[arg(long, value_name = "USD", help_heading = "Cluster size")]
+    pub budget: Option<f64>,
+    /// The largest cluster the size search tries, in GPUs (default 16384).
+    #[arg(long, value_name = "N", help_heading = "Cluster size")]
+    pub max_gpus: Option<u64>,
+    /// With --deadline/--budget: draw the Pareto plot (time vs cost and CO2e) to this .svg or .png file; repeat for both.
+    #[arg(long, value_name = "FILE", help_heading = "Cluster size")]
+    pub plot: Vec<PathBuf>,
     /// Fix the schedule at Megatron-LM 2022's (no TP overlap, SP all-gather
     /// redo, no offload, tensor-fastest rank order) instead of searching it.
     #[arg(long)]
@@ -273,7 +335,11 @@ pub fn run(cli: Cli) -> Result<()> {
             eprintln!("wrote {} files to {}", files.len(), a.out.display());
             Ok(())
         }
+        Command::Plan(a) if a.deadline.is_some() || a.budget.is_some() => plan_sizes(&a),
         Command::Plan(a) => {
+            if a.max_gpus.is_some() || !a.plot.is_empty() {
+                anyhow::bail!("--max-gpus and --plot belong to the cluster-size search: give --deadline DAYS or --budget USD");
+            }
             let (mut input, defaulted) = scenario::input_with_defaults(a.scenario.as_deref(), &a.flags)?;
             let tokens_given = input.tokens.is_some();
             if !tokens_given {
@@ -324,7 +390,40 @@ pub fn run(cli: Cli) -> Result<()> {
             emit(&bytes, a.out.as_deref())
         }
         Command::Show { id } => emit(report::catalog::show(&id)?.as_bytes(), None),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "flopprint", &mut script);
+            emit(&script, None)
+        }
     }
+}
+
+fn plan_sizes(a: &PlanArgs) -> Result<()> {
+    use flopprint::sizing;
+    let req = sizing::SizingRequest::new(a.deadline, a.budget, a.objective, a.max_gpus, a.top)?;
+    if a.megatron_schedule {
+        anyhow::bail!("--megatron-schedule applies to a fixed cluster's plan ranking: drop it with --deadline/--budget (each size's plan is estimate's, Megatron-LM's schedule)");
+    }
+    let plots =
+        a.plot.iter().map(|p| report::plot::PlotFormat::from_path(p).map(|f| (p, f))).collect::<Result<Vec<_>, String>>().map_err(anyhow::Error::msg)?;
+    let r = sizing::run(a.scenario.as_deref(), &a.flags, &req)?;
+    let bytes = match a.format {
+        PlanFormat::Json => {
+            let mut v = serde_json::to_vec_pretty(&r).context("serializing the plan report")?;
+            v.push(b'\n');
+            v
+        }
+        PlanFormat::Table => sizing::table(&r).into_bytes(),
+    };
+    // render everything before writing anything: no partial outputs
+    let chart = sizing::chart(&r);
+    let rendered =
+        plots.into_iter().map(|(p, f)| report::charts::render(&chart, f).map(|b| (b, p))).collect::<Result<Vec<_>, String>>().map_err(anyhow::Error::msg)?;
+    emit(&bytes, a.out.as_deref())?;
+    for (b, p) in rendered {
+        emit(&b, Some(p))?;
+    }
+    Ok(())
 }
 
 fn sweep(a: &SweepArgs) -> Result<()> {

@@ -27,6 +27,7 @@ pub mod report;
 pub mod scenario;
 pub mod search;
 pub mod simulator;
+pub mod sizing;
 pub mod sweep;
 pub mod uncertainty;
 pub mod units;

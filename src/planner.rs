@@ -83,7 +83,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
     let r = search::search(&problem, top.max(1));
     let mut notes = vec![
         "global batch rounded down to a multiple of the data-parallel size where it does not divide (Calculon's rule); each plan shows its own".to_string(),
-        "with a fixed GPU count, rental cost and CO2e are proportional to wall time, so the three objectives give the same order".to_string(),
+        "with a fixed GPU count, rental cost and CO2e are proportional to wall time, so the three objectives give the same order; --deadline DAYS or --budget USD searches the cluster size, where they differ".to_string(),
     ];
     if megatron_schedule {
         notes.push("schedule fixed at Megatron-LM 2022's (no TP overlap, SP all-gather redo, no offload, tensor-fastest rank order)".into());

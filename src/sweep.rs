@@ -11,7 +11,7 @@
 //! Rows come back in the order of the cross product (the last axis
 //! fastest), whatever the thread count.
 
-use crate::estimate::{self, Estimate};
+use crate::estimate::{self, Estimate, PlanCache};
 use crate::scenario::{self, Count, ScenarioInput};
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use polars::prelude::{Column, DataFrame};
@@ -204,24 +204,39 @@ pub struct Outcome {
 /// # Errors
 /// The scenario's error, as text.
 pub fn evaluate(file: Option<&Path>, flags: &ScenarioInput, values: &[(&'static str, String)]) -> Result<Estimate, String> {
+    let base = scenario::Base::load(file).map_err(|e| e.to_string())?;
+    evaluate_on(&base, flags, values, None)
+}
+
+/// [`evaluate`] on a scenario file already read, reusing a cache of
+/// searched plans across scenarios.
+///
+/// # Errors
+/// The scenario's error, as text.
+pub fn evaluate_on(base: &scenario::Base, flags: &ScenarioInput, values: &[(&'static str, String)], plans: Option<&PlanCache>) -> Result<Estimate, String> {
     let mut over = flags.clone();
     for (id, v) in values {
         apply(&mut over, id, v)?;
     }
-    let (input, defaulted) = scenario::input_with_defaults(file, &over).map_err(|e| e.to_string())?;
+    let (input, defaulted) = scenario::input_over(base, &over);
     let sc = input.resolve(defaulted).map_err(|e| e.to_string())?;
-    estimate::estimate(&sc).map_err(|e| e.to_string())
+    estimate::estimate_with(&sc, plans).map_err(|e| e.to_string())
 }
 
 /// Runs every scenario in parallel; `progress` is called after each one
 /// finishes (from any thread).
+///
+/// The scenario file is read once, catalog entries are parsed once, and
+/// the plan search runs once per distinct cluster ([`PlanCache`]).
 #[must_use]
 pub fn run(file: Option<&Path>, flags: &ScenarioInput, scenarios: Vec<Scenario>, progress: &(dyn Fn() + Sync)) -> Vec<Outcome> {
+    let base = scenario::Base::load(file).map_err(|e| e.to_string());
+    let plans = PlanCache::default();
     scenarios
         .into_par_iter()
         .map(|s| {
             let all: Vec<(&'static str, String)> = s.fixed.iter().chain(&s.values).cloned().collect();
-            let result = evaluate(file, flags, &all);
+            let result = base.as_ref().map_err(Clone::clone).and_then(|b| evaluate_on(b, flags, &all, Some(&plans)));
             progress();
             Outcome { scenario: s, result }
         })
@@ -435,6 +450,34 @@ mod tests {
         assert_eq!(s[3].values, [("nodes", "2".to_string()), ("site", "a".to_string())]);
         assert_eq!(scenarios(&[]).unwrap().len(), 1, "no axis: the one scenario");
         assert!(scenarios(&[("nodes", "1..1000000+1".into()), ("gpus", "1..100+1".into())]).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn a_cached_plan_search_gives_the_uncached_estimate() {
+        let mut flags = ScenarioInput::default();
+        flags.model.model = Some("llama2-7b".into());
+        flags.hardware.system = Some("dgx-a100-80gb".into());
+        flags.tokens = Some(Count(1e11));
+        flags.uncertainty.samples = Some(100);
+        let base = scenario::Base::load(None).unwrap();
+        let plans = PlanCache::default();
+        for nodes in ["2", "4"] {
+            for price in ["1.5", "2.5", "4"] {
+                let v = [("nodes", nodes.to_string()), ("price_per_gpu_hour", price.to_string())];
+                let cached = evaluate_on(&base, &flags, &v, Some(&plans)).unwrap();
+                let fresh = evaluate(None, &flags, &v).unwrap();
+                assert_eq!(serde_json::to_value(&cached).unwrap(), serde_json::to_value(&fresh).unwrap(), "{nodes} nodes at ${price}");
+            }
+        }
+        assert_eq!(plans.len(), 2, "one search per cluster, not per price");
+        // a cluster no plan fits: the error is cached and the same
+        flags.model.model = Some("megatron-1t".into());
+        let v = [("nodes", "1".to_string())];
+        let e1 = evaluate_on(&base, &flags, &v, Some(&plans)).unwrap_err();
+        let e2 = evaluate_on(&base, &flags, &v, Some(&plans)).unwrap_err();
+        assert_eq!(e1, e2);
+        assert_eq!(e1, evaluate(None, &flags, &v).unwrap_err());
+        assert_eq!(plans.len(), 3);
     }
 
     #[test]

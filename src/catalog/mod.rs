@@ -21,8 +21,9 @@ pub use system::{Link, System};
 
 use include_dir::{include_dir, Dir};
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 static HARDWARE: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/hardware");
 static MODELS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/models");
@@ -145,16 +146,45 @@ pub(crate) fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
     toml::from_str(text).map_err(|e| CatalogError::Parse { file: file.to_string(), message: e.to_string().trim_end().replace('\n', "\n  ") })
 }
 
+/// Parsed and validated embedded entries by id. The embedded files cannot
+/// change while the program runs, so an entry is loaded once (a sweep
+/// resolves the same few ids thousands of times); errors are not kept.
+struct Cache<T>(OnceLock<Mutex<HashMap<String, T>>>);
+
+impl<T: Clone> Cache<T> {
+    const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+    fn get(&self, id: &str, load: impl FnOnce() -> Result<T, CatalogError>) -> Result<T, CatalogError> {
+        let map = self.0.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(v) = map.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(v);
+        }
+        let v = load()?;
+        if let Ok(mut m) = map.lock() {
+            m.insert(id.to_string(), v.clone());
+        }
+        Ok(v)
+    }
+}
+
+static ACCELERATORS: Cache<Accelerator> = Cache::new();
+static SYSTEMS: Cache<System> = Cache::new();
+static SITES: Cache<Site> = Cache::new();
+static MODEL_SPECS: Cache<ModelSpec> = Cache::new();
+
 /// Loads and validates one accelerator by id.
 ///
 /// # Errors
 /// Unknown id (with a suggestion), malformed TOML, or a field out of range.
 pub fn accelerator(id: &str) -> Result<Accelerator, CatalogError> {
-    let (file, text) = raw(Kind::Accelerator, id)?;
-    let mut a: Accelerator = parse_toml(&file, text)?;
-    a.id = id.to_string();
-    a.validate(&file)?;
-    Ok(a)
+    ACCELERATORS.get(id, || {
+        let (file, text) = raw(Kind::Accelerator, id)?;
+        let mut a: Accelerator = parse_toml(&file, text)?;
+        a.id = id.to_string();
+        a.validate(&file)?;
+        Ok(a)
+    })
 }
 
 /// Loads and validates one system (node) by id.
@@ -162,11 +192,13 @@ pub fn accelerator(id: &str) -> Result<Accelerator, CatalogError> {
 /// # Errors
 /// Unknown id, malformed TOML, a field out of range, or an unknown accelerator.
 pub fn system(id: &str) -> Result<System, CatalogError> {
-    let (file, text) = raw(Kind::System, id)?;
-    let mut s: System = parse_toml(&file, text)?;
-    s.id = id.to_string();
-    s.validate(&file)?;
-    Ok(s)
+    SYSTEMS.get(id, || {
+        let (file, text) = raw(Kind::System, id)?;
+        let mut s: System = parse_toml(&file, text)?;
+        s.id = id.to_string();
+        s.validate(&file)?;
+        Ok(s)
+    })
 }
 
 /// Loads and validates one site by id.
@@ -174,11 +206,13 @@ pub fn system(id: &str) -> Result<System, CatalogError> {
 /// # Errors
 /// Unknown id, malformed TOML, or a field out of range.
 pub fn site(id: &str) -> Result<Site, CatalogError> {
-    let (file, text) = raw(Kind::Site, id)?;
-    let mut s: Site = parse_toml(&file, text)?;
-    s.id = id.to_string();
-    s.validate(&file)?;
-    Ok(s)
+    SITES.get(id, || {
+        let (file, text) = raw(Kind::Site, id)?;
+        let mut s: Site = parse_toml(&file, text)?;
+        s.id = id.to_string();
+        s.validate(&file)?;
+        Ok(s)
+    })
 }
 
 /// Parses and validates a site from TOML text (not from the catalog): for
@@ -222,11 +256,13 @@ pub fn model(id_or_path: &str) -> Result<ModelSpec, CatalogError> {
         m.validate(&file)?;
         return Ok(m);
     }
-    let (file, text) = raw(Kind::Model, id_or_path)?;
-    let mut m: ModelSpec = parse_toml(&file, text)?;
-    m.id = id_or_path.to_string();
-    m.validate(&file)?;
-    Ok(m)
+    MODEL_SPECS.get(id_or_path, || {
+        let (file, text) = raw(Kind::Model, id_or_path)?;
+        let mut m: ModelSpec = parse_toml(&file, text)?;
+        m.id = id_or_path.to_string();
+        m.validate(&file)?;
+        Ok(m)
+    })
 }
 
 /// Checks a `[field_sources]` table: every key is a field of the file, every

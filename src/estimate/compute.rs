@@ -194,8 +194,65 @@ fn breakdown_text(m: &MemoryBreakdown) -> String {
     )
 }
 
+/// Searched plans by everything the search depends on (model, hardware,
+/// GPU count, sequence length, batch, dtype, fine-tuning, plan request), so
+/// that scenarios sharing them — a sweep over prices, sites or token
+/// counts — search once. Holds at most [`PlanCache::CAPACITY`] plans; not
+/// used with a calibration profile.
+#[derive(Default)]
+pub struct PlanCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, PlanResult>>,
+}
+
+type PlanResult = Result<(PlannedStep, Vec<Note>), EstimateError>;
+
+impl PlanCache {
+    /// The most plans kept (a plan holds its step's op list).
+    pub const CAPACITY: usize = 4096;
+    /// How many searches are kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn get(&self, key: &str) -> Option<PlanResult> {
+        self.map.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+    fn put(&self, key: String, v: PlanResult) {
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() < Self::CAPACITY {
+                m.insert(key, v);
+            }
+        }
+    }
+}
+
+/// The cache key of the plan search: the ids and sizes in clear, and a hash
+/// of the full model, accelerator and system (a model file may reuse a
+/// catalog id).
+fn plan_key(sc: &Scenario, requested: Option<u64>) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{:?}{:?}{:?}", sc.model, sc.accelerator, sc.system).hash(&mut h);
+    format!(
+        "{}|{}|{:?}|{}|{}|{requested:?}|{}|{:?}|{:?}|{:016x}",
+        sc.model.id,
+        sc.accelerator.id,
+        sc.system.as_ref().map(|s| &s.id),
+        sc.gpus,
+        sc.seq_len,
+        sc.dtype,
+        sc.fine_tune,
+        sc.plan,
+        h.finish()
+    )
+}
+
 /// The plan for the scenario.
-fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Result<PlannedStep, EstimateError> {
+fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>, cache: Option<&PlanCache>) -> Result<PlannedStep, EstimateError> {
     let r = &sc.plan;
     let spec = &sc.model;
     let gpus = sc.gpus;
@@ -249,6 +306,29 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
         let workload = workload::build(spec, &plan, sc.seq_len)?;
         return Ok(PlannedStep { plan, options, memory, chosen_by: ChosenBy::User, workload });
     }
+    let key = cache.filter(|_| sc.calibration.is_none()).map(|_| plan_key(sc, requested));
+    if let (Some(c), Some(k)) = (cache, &key) {
+        if let Some(hit) = c.get(k) {
+            let (step, found_notes) = hit?;
+            notes.extend(found_notes);
+            return Ok(step);
+        }
+    }
+    let mut found_notes = Vec::new();
+    let result = search_plan(sc, machine, requested, &mut found_notes);
+    if let (Some(c), Some(k)) = (cache, key) {
+        c.put(k, result.clone().map(|s| (s, found_notes.clone())));
+    }
+    notes.extend(found_notes);
+    result
+}
+
+/// The fastest feasible plan of the search under the framework rules.
+fn search_plan(sc: &Scenario, machine: &Machine, requested: Option<u64>, notes: &mut Vec<Note>) -> Result<PlannedStep, EstimateError> {
+    let r = &sc.plan;
+    let spec = &sc.model;
+    let gpus = sc.gpus;
+    let capacity = sc.accelerator.memory();
     let global = requested.unwrap_or_else(|| default_global_batch(spec, sc.seq_len, gpus));
     let mesh = sc.accelerator.kind == AcceleratorKind::Tpu;
     let base = Constraints { attention: Some(attention_kernel(sc)), overlap: Some(r.overlap.unwrap_or_default()), ..constraints(r) };
@@ -294,6 +374,14 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>) -> Resul
 /// # Errors
 /// In predict mode: no valid plan, or a plan that does not fit memory.
 pub fn run(sc: &Scenario) -> Result<Compute, EstimateError> {
+    run_with(sc, None)
+}
+
+/// [`run`], reusing (and filling) a cache of searched plans.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(sc: &Scenario, cache: Option<&PlanCache>) -> Result<Compute, EstimateError> {
     let mut notes = Vec::new();
     let mut sources = Vec::new();
     if !sc.accelerator.memory_gib.is_finite() {
@@ -315,7 +403,7 @@ pub fn run(sc: &Scenario) -> Result<Compute, EstimateError> {
     }
     sources.push(("model".into(), format!("{} ({})", sc.model.source, sc.model.source_year)));
     sources.push(("peak".into(), sc.accelerator.source_of("peak_tflops")));
-    let step = match (choose_plan(sc, &machine, &mut notes), sc.mode()) {
+    let step = match (choose_plan(sc, &machine, &mut notes, cache), sc.mode()) {
         (Ok(s), _) => Some(s),
         (Err(e), Mode::Account) => {
             notes.push(Note::NoPlan { reason: e.to_string() });

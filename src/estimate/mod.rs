@@ -15,7 +15,7 @@ pub mod power;
 pub mod timing;
 pub mod uncertainty;
 
-pub use compute::{constraints, default_global_batch, ChosenBy};
+pub use compute::{constraints, default_global_batch, ChosenBy, PlanCache};
 pub use uncertainty::{UNCERTAINTY_SAMPLES, UNCERTAINTY_SEED};
 
 use crate::flops::{FineTune, Recompute};
@@ -30,7 +30,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Errors of the estimate itself (after the scenario resolved).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EstimateError {
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -185,7 +185,16 @@ pub struct Estimate {
 /// # Errors
 /// In predict mode: an invalid plan, or a plan that does not fit memory.
 pub fn estimate(sc: &Scenario) -> Result<Estimate, EstimateError> {
-    let c = compute::run(sc)?;
+    estimate_with(sc, None)
+}
+
+/// [`estimate`], reusing (and filling) a cache of searched plans: for many
+/// scenarios that share their cluster (`flopprint sweep`).
+///
+/// # Errors
+/// As [`estimate`].
+pub fn estimate_with(sc: &Scenario, plans: Option<&PlanCache>) -> Result<Estimate, EstimateError> {
+    let c = compute::run_with(sc, plans)?;
     let mut t = timing::run(sc, &c);
     let g = goodput::run(sc, &mut t);
     let p = power::run(sc, &c, &t)?;

@@ -65,6 +65,28 @@ pub struct Lines {
     pub log_x: bool,
 }
 
+/// One panel of a scatter chart: points (x, y, label, on the front).
+#[derive(Debug, Clone, Default)]
+pub struct ScatterPanel {
+    pub y_label: String,
+    pub points: Vec<(f64, f64, String, bool)>,
+    /// A vertical reference line (x, legend text), e.g. a deadline.
+    pub vline: Option<(f64, String)>,
+    /// A horizontal reference line (y, legend text), e.g. a budget.
+    pub hline: Option<(f64, String)>,
+}
+
+/// Scatter panels side by side sharing a log x axis; the highlighted points
+/// (a Pareto front) are joined in x order.
+#[derive(Debug, Clone, Default)]
+pub struct Scatter {
+    pub title: String,
+    pub x_label: String,
+    pub front_name: String,
+    pub other_name: String,
+    pub panels: Vec<ScatterPanel>,
+}
+
 #[allow(clippy::needless_pass_by_value)] // used as map_err(err)
 fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
     e.to_string()
@@ -246,11 +268,82 @@ where
     Ok(())
 }
 
-/// A chart of either kind.
+fn draw_scatter<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, sc: &Scatter) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(&sc.title, ("sans-serif", 15)).map_err(err)?;
+    let areas = root.split_evenly((1, sc.panels.len().max(1)));
+    let text = ("sans-serif", 12).into_font();
+    let front = OKABE_ITO[4];
+    let other = OKABE_ITO[0];
+    let budget = OKABE_ITO[5];
+    for (area, p) in areas.iter().zip(&sc.panels) {
+        let xs = p.points.iter().map(|q| q.0).chain(p.vline.iter().map(|v| v.0)).filter(|x| *x > 0.0);
+        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        let (x0, x1) = if x1 >= x0 { (x0 / 1.4, x1 * 1.4) } else { (1.0, 10.0) };
+        let y1 = p.points.iter().map(|q| q.1).chain(p.hline.iter().map(|h| h.0)).fold(0.0_f64, f64::max).max(1e-12) * 1.15;
+        let mut c =
+            ChartBuilder::on(area).margin(14).x_label_area_size(40).y_label_area_size(70).build_cartesian_2d((x0..x1).log_scale(), 0.0..y1).map_err(err)?;
+        c.configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_desc(&sc.x_label)
+            .y_desc(&p.y_label)
+            .x_label_formatter(&|v| super::sig3(*v))
+            .y_label_formatter(&|v| super::sig3(*v))
+            .draw()
+            .map_err(err)?;
+        let mut on: Vec<(f64, f64)> = p.points.iter().filter(|q| q.3 && q.0 > 0.0).map(|q| (q.0, q.1)).collect();
+        on.sort_by(|a, b| a.0.total_cmp(&b.0));
+        c.draw_series(LineSeries::new(on.iter().copied(), front.stroke_width(2)))
+            .map_err(err)?
+            .label(sc.front_name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], front.stroke_width(2)));
+        c.draw_series(on.iter().map(|(x, y)| Circle::new((*x, *y), 4, front.filled()))).map_err(err)?;
+        let off: Vec<(f64, f64)> = p.points.iter().filter(|q| !q.3 && q.0 > 0.0).map(|q| (q.0, q.1)).collect();
+        if !off.is_empty() {
+            c.draw_series(off.iter().map(|(x, y)| Circle::new((*x, *y), 4, other.stroke_width(2))))
+                .map_err(err)?
+                .label(sc.other_name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, other.stroke_width(2)));
+        }
+        c.draw_series(p.points.iter().filter(|q| q.0 > 0.0).map(|q| Text::new(q.2.clone(), (q.0 * 1.04, q.1 + 0.015 * y1), text.clone()))).map_err(err)?;
+        if let Some((v, name)) = &p.vline {
+            c.draw_series(std::iter::once(PathElement::new(vec![(*v, 0.0), (*v, y1)], BLACK.stroke_width(1))))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK));
+        }
+        if let Some((v, name)) = &p.hline {
+            c.draw_series(std::iter::once(PathElement::new(vec![(x0, *v), (x1, *v)], budget.stroke_width(1))))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], budget));
+        }
+        c.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(GRID).position(SeriesLabelPosition::LowerLeft).draw().map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A chart of any kind.
 #[derive(Debug, Clone)]
 pub enum Chart {
     Bars(Bars),
     Lines(Lines),
+    Scatter(Scatter),
+}
+
+impl Chart {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        match self {
+            Self::Scatter(s) => (W.max(560 * u32::try_from(s.panels.len()).unwrap_or(1)), H),
+            _ => (W, H),
+        }
+    }
 }
 
 /// Renders a chart.
@@ -259,28 +352,31 @@ pub enum Chart {
 /// A drawing or encoding failure.
 pub fn render(chart: &Chart, f: PlotFormat) -> Result<Vec<u8>, String> {
     super::plot::register_font();
+    let (w, h) = chart.size();
     match f {
         PlotFormat::Svg => {
             let mut s = String::new();
             {
-                let area = SVGBackend::with_string(&mut s, (W, H)).into_drawing_area();
+                let area = SVGBackend::with_string(&mut s, (w, h)).into_drawing_area();
                 match chart {
                     Chart::Bars(b) => draw_bars(&area, b)?,
                     Chart::Lines(l) => draw_lines(&area, l)?,
+                    Chart::Scatter(x) => draw_scatter(&area, x)?,
                 }
             }
             Ok(s.into_bytes())
         }
         PlotFormat::Png => {
-            let mut rgb = vec![0u8; (W * H * 3) as usize];
+            let mut rgb = vec![0u8; (w * h * 3) as usize];
             {
-                let area = BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area();
+                let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
                 match chart {
                     Chart::Bars(b) => draw_bars(&area, b)?,
                     Chart::Lines(l) => draw_lines(&area, l)?,
+                    Chart::Scatter(x) => draw_scatter(&area, x)?,
                 }
             }
-            let img = image::RgbImage::from_raw(W, H, rgb).ok_or("PNG buffer has the wrong size")?;
+            let img = image::RgbImage::from_raw(w, h, rgb).ok_or("PNG buffer has the wrong size")?;
             let mut out = std::io::Cursor::new(Vec::new());
             img.write_to(&mut out, image::ImageOutputFormat::Png).map_err(|x| x.to_string())?;
             Ok(out.into_inner())

@@ -360,7 +360,8 @@ impl ScenarioInput {
     /// The built-in default scenario (`src/default_scenario.toml`).
     #[must_use]
     pub fn builtin() -> Self {
-        Self::from_toml("src/default_scenario.toml", super::DEFAULT_SCENARIO).expect("the built-in scenario parses (tested)")
+        static BUILTIN: std::sync::OnceLock<ScenarioInput> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(|| Self::from_toml("src/default_scenario.toml", super::DEFAULT_SCENARIO).expect("the built-in scenario parses (tested)")).clone()
     }
 
     /// Lays `over` on top of `self` by the section rules in the module doc.

@@ -216,10 +216,37 @@ fn check_int(flag: &str, v: Option<u64>, hi: u64) -> Result<(), ScenarioError> {
 /// # Errors
 /// Unreadable or malformed scenario file.
 pub fn input_with_defaults(file: Option<&Path>, over: &ScenarioInput) -> Result<(ScenarioInput, Vec<String>), ScenarioError> {
-    if let Some(p) = file {
-        let mut base = ScenarioInput::from_path(p)?;
+    Ok(input_over(&Base::load(file)?, over))
+}
+
+/// What a scenario's flags are laid over: a scenario file (read once, for
+/// many scenarios), or the built-in default.
+#[derive(Debug, Clone)]
+pub enum Base {
+    File(Box<ScenarioInput>),
+    Builtin,
+}
+
+impl Base {
+    /// Reads the scenario file, if any.
+    ///
+    /// # Errors
+    /// Unreadable or malformed scenario file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ScenarioError> {
+        Ok(match file {
+            Some(p) => Self::File(Box::new(ScenarioInput::from_path(p)?)),
+            None => Self::Builtin,
+        })
+    }
+}
+
+/// [`input_with_defaults`] on a base already loaded.
+#[must_use]
+pub fn input_over(base: &Base, over: &ScenarioInput) -> (ScenarioInput, Vec<String>) {
+    if let Base::File(f) = base {
+        let mut base = (**f).clone();
         base.overlay(over);
-        return Ok((base, Vec::new()));
+        return (base, Vec::new());
     }
     let mut base = ScenarioInput::builtin();
     let given = over.set_fields();
@@ -228,7 +255,7 @@ pub fn input_with_defaults(file: Option<&Path>, over: &ScenarioInput) -> Result<
         base.name = None;
     }
     let defaulted: Vec<String> = base.set_fields().into_iter().filter(|f| !given.contains(f) && f != "name").collect();
-    Ok((base, defaulted))
+    (base, defaulted)
 }
 
 impl ScenarioInput {

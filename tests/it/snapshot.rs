@@ -31,3 +31,33 @@ fn diff_shows_the_changed_lines_only() {
     assert!(d.contains("-b\n+B\n"), "{d}");
     assert!(!d.contains("-a") && !d.contains("-c"), "{d}");
 }
+
+/// The command that regenerates every committed report under `reports/`.
+pub const REGENERATE: &str = "FLOPPRINT_BLESS=1 cargo test --locked --test it committed_reports";
+
+/// Compares `bytes` with the committed file `dir/file` (a line diff for
+/// text, a sentence for drawings and binaries), or writes it when blessing.
+pub fn committed(dir: &std::path::Path, file: &str, bytes: &[u8], mismatches: &mut Vec<String>) {
+    let path = dir.join(file);
+    if std::env::var_os("FLOPPRINT_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        return;
+    }
+    let Ok(old) = std::fs::read(&path) else {
+        mismatches.push(format!("{file}: not committed\n"));
+        return;
+    };
+    if old != bytes {
+        let drawing = std::path::Path::new(file).extension().is_some_and(|x| x.eq_ignore_ascii_case("svg"));
+        mismatches.push(match (std::str::from_utf8(&old), std::str::from_utf8(bytes)) {
+            (Ok(old), Ok(new)) if !drawing => diff(file, old, new, 12),
+            _ => format!("{file}: the binary or drawing changed\n"),
+        });
+    }
+}
+
+/// Fails with every mismatch and the command that regenerates the reports.
+pub fn assert_committed(what: &str, mismatches: &[String]) {
+    assert!(mismatches.is_empty(), "{what} out of date; regenerate with `{REGENERATE}` and review the diff:\n{}", mismatches.join("\n"));
+}

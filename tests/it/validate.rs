@@ -3,7 +3,8 @@
 //! error stays within the bound measured when it was written (a change that
 //! makes predictions worse fails here).
 //!
-//! Regenerate with `FLOPPRINT_BLESS=1 cargo test --locked --test it validate::`.
+//! Regenerate them (and the rest of `reports/`) with
+//! `FLOPPRINT_BLESS=1 cargo test --locked --test it committed_reports`.
 
 use flopprint::validate;
 use std::path::{Path, PathBuf};
@@ -13,26 +14,11 @@ fn dir() -> PathBuf {
 }
 
 fn check(file: &str, bytes: &[u8], mismatches: &mut Vec<String>) {
-    let path = dir().join(file);
-    if std::env::var_os("FLOPPRINT_BLESS").is_some() {
-        std::fs::create_dir_all(dir()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        return;
-    }
-    let committed = std::fs::read(&path).unwrap_or_default();
-    if committed != bytes {
-        let d = match (std::str::from_utf8(&committed), std::str::from_utf8(bytes)) {
-            (Ok(old), Ok(new)) if !std::path::Path::new(file).extension().is_some_and(|x| x.eq_ignore_ascii_case("svg")) => {
-                super::snapshot::diff(file, old, new, 12)
-            }
-            _ => format!("{file}: the binary or drawing changed\n"),
-        };
-        mismatches.push(d);
-    }
+    super::snapshot::committed(&dir(), file, bytes, mismatches);
 }
 
 #[test]
-fn committed_validation_reports_match_the_code_and_errors_stay_bounded() {
+fn committed_reports_validation_match_the_code_and_errors_stay_bounded() {
     // (3) nothing panics: every case either compares or is listed as skipped
     let v = validate::run_embedded().unwrap();
     let total = validate::parse("embedded", validate::DATASET).unwrap().case.len();
@@ -43,11 +29,7 @@ fn committed_validation_reports_match_the_code_and_errors_stay_bounded() {
     check("validation.json", format!("{}\n", serde_json::to_string_pretty(&v).unwrap()).as_bytes(), &mut mismatches);
     check("predicted_vs_published.svg", &validate::plot(&v, false).unwrap(), &mut mismatches);
     check("predicted_vs_published.png", &validate::plot(&v, true).unwrap(), &mut mismatches);
-    assert!(
-        mismatches.is_empty(),
-        "reports/validation out of date; regenerate with `FLOPPRINT_BLESS=1 cargo test --locked --test it validate::` and review the diff:\n{}",
-        mismatches.join("\n")
-    );
+    super::snapshot::assert_committed("reports/validation", &mismatches);
     // (2) MAPE bounds: the values measured when this test was written plus a small margin
     for (cat, bound) in BOUNDS {
         let s = v.summary.get(*cat).unwrap_or_else(|| panic!("category {cat} has no held-out cases"));

@@ -298,7 +298,8 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
     );
     for &tp in &tps {
         let cp = c.cp.unwrap_or(1).max(1);
-        if !p.gpus.is_multiple_of(tp * cp) {
+        // each context-parallel rank takes two chunks of every sequence
+        if !p.gpus.is_multiple_of(tp * cp) || (cp > 1 && !p.seq_len.is_multiple_of(2 * cp)) {
             continue;
         }
         if c.framework_rules && !c.mesh && c.tp.is_none() && tp > p.network.gpus_per_node.max(1) {
@@ -359,6 +360,8 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         .par_iter()
         .map(|o| {
             let mut t = Tally::default();
+            // data-parallel collectives and ZeRO span the data x context ranks
+            let cp = c.cp.unwrap_or(1).max(1);
             let recs = pick(c.recompute, vec![Recompute::Full, Recompute::Selective, Recompute::None]);
             let rules = c.framework_rules;
             let sps = pick(
@@ -375,7 +378,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             );
             let zeros = pick(
                 c.zero,
-                if o.dp > 1 {
+                if o.dp * cp > 1 {
                     if rules && !c.fsdp_fallback {
                         vec![1]
                     } else if rules {
@@ -387,9 +390,9 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                     vec![0]
                 },
             );
-            let dpo = pick(c.dp_overlap, if o.dp > 1 { vec![true, false] } else { vec![true] });
+            let dpo = pick(c.dp_overlap, if o.dp * cp > 1 { vec![true, false] } else { vec![true] });
             let tpo = pick(c.tp_overlap, if o.tp > 1 { TpOverlap::ALL.to_vec() } else { vec![TpOverlap::None] });
-            let orders = pick(c.dp_inner, if o.tp > 1 && o.dp > 1 { vec![false, true] } else { vec![false] });
+            let orders = pick(c.dp_inner, if o.tp > 1 && o.dp * cp > 1 { vec![false, true] } else { vec![false] });
             // offloading needs a host link, host memory, and more blocks per
             // stage than stay resident (Calculon's rule)
             let can_offload = p.network.has_host() && (layers as f64 / o.pp as f64).ceil() > OFFLOAD_RESIDENT_BLOCKS;

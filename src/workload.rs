@@ -476,22 +476,27 @@ fn attention(c: &Ctx<'_>) -> Attention {
     let q_len = c.tokens / c.plan.micro_batch.max(1);
     let qk = Op::Gemm { kind: OpKind::AttnQk, m: q_len, n: s, k: c.d_qk, batch: c.bh };
     let av = Op::Gemm { kind: OpKind::AttnAv, m: q_len, n: c.d_v, k: s, batch: c.bh };
+    // ring attention: the other ranks' keys and values arrive while the
+    // local chunks compute (forward, and again when the core is recomputed),
+    // and once more with their gradients returned in backward (Liu et al.
+    // 2023; Megatron-core CP). Per token and TP rank: the up-projected keys
+    // and values (MLA: every local head's; GQA/MHA: the local KV heads, one
+    // at least when TP exceeds the KV heads and they are replicated).
+    let kv_width = if c.spec.mla.is_some() { c.heads_local * (c.d_qk + c.d_v) } else { 2 * (c.spec.kv_heads() / c.t).max(1) * c.d_qk };
+    let kv = kv_width as f64 * c.tok * c.plan.cp as f64 * e;
+    let cp_comm = |kind, coll| Op::Comm { kind, coll, group: Group::Context, bytes: b(kv), role: CommRole::Overlappable };
     // fused scale + mask + softmax reads and writes the scores; dropout on
     // the probabilities reads, writes and stores a 1-byte mask
-    let core = vec![qk, softmax, dropout, av];
+    let mut core = Vec::with_capacity(5);
+    if c.plan.cp > 1 {
+        core.push(cp_comm(OpKind::CpKvGather, Collective::AllGather));
+    }
+    core.extend([qk, softmax, dropout, av]);
     let out = Op::Gemm { kind: OpKind::AttnOut, m: c.tokens, n: c.h, k: c.heads_local * c.d_v, batch: 1 };
 
-    // ring attention: the other ranks' keys and values arrive while the
-    // local chunks compute (forward), and again with their gradients
-    // returned in backward (Liu et al. 2023; Megatron-core CP)
-    let kv = (c.qkv_width.saturating_sub(c.heads_local * c.d_qk)) as f64 * c.tok * c.plan.cp as f64 * e;
-    let cp_comm = |kind, coll| Op::Comm { kind, coll, group: Group::Context, bytes: b(kv), role: CommRole::Overlappable };
     let mut fwd = vec![c.layernorm()];
     c.enter(&mut fwd);
     fwd.push(qkv);
-    if c.plan.cp > 1 {
-        fwd.push(cp_comm(OpKind::CpKvGather, Collective::AllGather));
-    }
     fwd.extend(core.iter().copied());
     fwd.push(out);
     c.leave(&mut fwd, OpKind::TpReduceOut);
@@ -849,5 +854,10 @@ mod tests {
         // per block: forward keys and values in; backward again, plus their
         // gradients out
         assert_eq!(ring(&four), 3);
+        // MLA (DeepSeek-V3) exchanges its up-projected keys and values too
+        let mla = catalog::model("deepseek-v3").unwrap();
+        let w = build(&mla, &Plan { cp: 2, ep: 1, ..plan(1, 1, 2, false, Recompute::None) }, 4096).unwrap();
+        let bytes: f64 = w.all_ops().filter_map(|o| if let Op::Comm { group: Group::Context, bytes, .. } = o { Some(bytes.value()) } else { None }).sum();
+        assert!(bytes > 0.0);
     }
 }

@@ -293,7 +293,7 @@ fn choose_plan(sc: &Scenario, machine: &Machine, notes: &mut Vec<Note>, cache: O
             interleave: r.interleave.unwrap_or(1),
             sp: r.sp.unwrap_or(tp > 1),
             ep: r.ep.unwrap_or(1),
-            zero: r.zero.unwrap_or(u8::from(dp > 1)),
+            zero: r.zero.unwrap_or(u8::from(dp * cp > 1)),
             recompute: r.recompute.unwrap_or(Recompute::Selective),
             micro_batch: micro,
             global_batch: global,

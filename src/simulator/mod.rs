@@ -325,7 +325,10 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
                 Op::Comm { .. } => p.tp += self.comm(op, l),
             }
         }
-        let fused = self.device.attention_time(attn_flops, w.seq_len, backward).value();
+        // under context parallelism the kernel runs on chunks of s / (2 cp)
+        // (two per rank for causal load balance)
+        let kernel_seq = if w.cp > 1 { (w.seq_len / (2 * w.cp)).max(1) } else { w.seq_len };
+        let fused = self.device.attention_time(attn_flops, kernel_seq, backward).value();
         p.gemm += fused;
         p.attn += fused;
         p
@@ -384,13 +387,22 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let m = w.microbatches as f64;
         // DualPipe-style overlap: a micro-batch's all-to-all runs while
         // another micro-batch computes; only the excess stays exposed
-        let ep = if self.options.ep_overlap && w.microbatches >= 2 { (stage.ep - stage.compute()).max(0.0) } else { stage.ep };
+        // the first micro-batch has no partner to overlap with, so (m-1)/m of
+        // the traffic can hide at most; the bubble sees it unhidden
+        let ep = if self.options.ep_overlap && w.microbatches >= 2 {
+            let m = w.microbatches as f64;
+            let hideable = stage.ep * (m - 1.0) / m;
+            stage.ep - hideable + (hideable - stage.compute()).max(0.0)
+        } else {
+            stage.ep
+        };
         // ring attention: the next chunk's keys and values travel while the
         // current chunk's attention computes (forward and backward passes of
         // the body blocks; recomputation re-runs the core without traffic)
-        let cp = (body_fwd.cp - body_fwd.attn).max(0.0) + (body_bwd.cp - body_bwd.attn).max(0.0);
+        let cp = (body_fwd.cp - body_fwd.attn).max(0.0) + (body_bwd.cp - body_bwd.attn).max(0.0) + (body_rc.cp - body_rc.attn).max(0.0);
         let t_mb = stage.compute() + stage.tp + ep + cp + p2p + offload_mb;
-        let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * t_mb;
+        // nothing overlaps the expert all-to-all inside the bubble
+        let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * (t_mb - ep + stage.ep);
 
         // data parallelism
         let params_bucket = |bytes: Bytes| bytes.value() / 2.0;

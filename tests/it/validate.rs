@@ -50,8 +50,8 @@ fn a_bad_dataset_is_a_clear_error() {
 /// v3.1 cases' interleave of 12 and Hopper/Blackwell on Ampere's GEMM scale
 /// (no fit on their data), `--ep-overlap` for DeepSeek-V3's DualPipe and the
 /// TPU mesh rules: energy 44.4 over 1 case, gpu_hours 45.9 over 9,
-/// mfu 33.0 over 5 (the CP 16 row now included), step_time 6.4 over 9, throughput 54.4 % over 11; plus a
+/// mfu 29.6 over 5 (the CP 16 row now included), step_time 6.4 over 9, throughput 54.4 % over 11; plus a
 /// small margin.
-const BOUNDS: &[(&str, f64)] = &[("energy", 46.0), ("gpu_hours", 48.0), ("mfu", 35.0), ("step_time", 8.0), ("throughput", 57.0)];
+const BOUNDS: &[(&str, f64)] = &[("energy", 46.0), ("gpu_hours", 48.0), ("mfu", 32.0), ("step_time", 8.0), ("throughput", 57.0)];
 /// Fit residual on Korthikanti 2022 Table 5, measured 2.5 %.
 const FIT_RESIDUAL_BOUND: f64 = 3.0;

@@ -125,7 +125,7 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
 pub fn activation_bytes_per_layer_with(spec: &ModelSpec, plan: &Plan, seq_len: u64, sp_ag_redo: bool, fused_attention: bool) -> f64 {
     // context parallelism: each rank holds seq_len / cp tokens (its queries
     // still see every key: unfused scores are s/cp x s)
-    let s = (seq_len / plan.cp.max(1)).max(1) as f64;
+    let s = plan.local_seq(seq_len) as f64;
     let b = plan.micro_batch as f64;
     let mut x = activation_bytes_per_layer(spec, plan, s, seq_len as f64, b, fused_attention);
     if !sp_ag_redo && plan.sp && plan.tp > 1 && plan.recompute != Recompute::Full {
@@ -197,7 +197,7 @@ pub fn per_device_with(
     let weights = params * w_b / shard(3);
     let grads = trainable * g_b / shard(2);
     let optim = trainable * o_b / shard(1);
-    let s = (seq_len / plan.cp.max(1)).max(1) as f64;
+    let s = plan.local_seq(seq_len) as f64;
     let b = plan.micro_batch as f64;
     let layers = spec.total_layers() as f64;
     let p = plan.pp as f64;

@@ -66,6 +66,11 @@ impl Plan {
     pub fn gpus(&self) -> u64 {
         self.tp * self.cp * self.pp * self.dp
     }
+    /// Tokens of each sequence one context-parallel rank holds.
+    #[must_use]
+    pub fn local_seq(&self, seq_len: u64) -> u64 {
+        (seq_len / self.cp.max(1)).max(1)
+    }
     /// Micro-batches per step per pipeline (gradient accumulation steps).
     #[must_use]
     pub fn micro_batches(&self) -> u64 {

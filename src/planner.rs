@@ -95,6 +95,7 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
         Some(best) if sc.tokens.is_some() => {
             let mut s2 = sc.clone();
             let p = &best.plan;
+            // the searched plan, with the request's stated assumptions
             s2.plan = crate::scenario::PlanRequest {
                 tp: Some(p.tp),
                 cp: Some(p.cp),
@@ -102,12 +103,10 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
                 interleave: Some(p.interleave),
                 sp: Some(p.sp),
                 ep: Some(p.ep),
-                ep_overlap: sc.plan.ep_overlap,
                 zero: Some(p.zero),
                 recompute: Some(p.recompute),
                 micro_batch: Some(p.micro_batch),
-                overlap: sc.plan.overlap,
-                attention: sc.plan.attention,
+                ..sc.plan
             };
             s2.batch = crate::scenario::BatchRequest::Sequences(p.global_batch);
             s2.throughput = crate::scenario::Throughput::Mfu(0.5);

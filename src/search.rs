@@ -291,13 +291,14 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
     let layers = spec.total_layers().max(1);
     let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
     let kv = spec.kv_heads();
+    // context parallelism is fixed by the request, never searched
+    let cp = c.cp.unwrap_or(1).max(1);
     let mut outer = Vec::new();
     let tps = pick(
         c.tp,
         divisors(p.gpus).into_iter().filter(|t| spec.heads.is_multiple_of(*t) && (spec.mla.is_some() || kv.is_multiple_of(*t) || t % kv == 0)).collect(),
     );
     for &tp in &tps {
-        let cp = c.cp.unwrap_or(1).max(1);
         // each context-parallel rank takes two chunks of every sequence
         if !p.gpus.is_multiple_of(tp * cp) || (cp > 1 && !p.seq_len.is_multiple_of(2 * cp)) {
             continue;
@@ -361,7 +362,6 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         .map(|o| {
             let mut t = Tally::default();
             // data-parallel collectives and ZeRO span the data x context ranks
-            let cp = c.cp.unwrap_or(1).max(1);
             let recs = pick(c.recompute, vec![Recompute::Full, Recompute::Selective, Recompute::None]);
             let rules = c.framework_rules;
             let sps = pick(
@@ -402,7 +402,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                     for &zero in &zeros {
                         let plan = Plan {
                             tp: o.tp,
-                            cp: c.cp.unwrap_or(1).max(1),
+                            cp,
                             pp: o.pp,
                             dp: o.dp,
                             interleave: o.v,

@@ -334,7 +334,7 @@ impl<'a> Ctx<'a> {
         let e = crate::memory::activation_dtype_bytes(plan.dtype);
         let t = plan.tp.max(1);
         // each context-parallel rank holds seq_len / cp tokens of every sequence
-        let local_seq = (seq_len / plan.cp.max(1)).max(1);
+        let local_seq = plan.local_seq(seq_len);
         let tokens = mul("seq_len x micro_batch", local_seq, plan.micro_batch)?;
         let tok = tokens as f64;
         let h = spec.hidden;

@@ -36,6 +36,12 @@ macro_rules! overlay_fields {
     ($base:ident, $over:ident, $($f:ident),* $(,)?) => {
         $( if $over.$f.is_some() { $base.$f = $over.$f.clone(); } )*
     };
+    // every field of the section: the pattern does not compile when a
+    // field is added to the struct and not here
+    (every $ty:ident, $base:ident, $over:ident, $($f:ident),* $(,)?) => {
+        let $ty { $($f: _),* } = $over;
+        overlay_fields!($base, $over, $($f),*);
+    };
 }
 
 /// The model and what it is trained on per step.
@@ -414,28 +420,8 @@ impl HardwareSection {
 
 impl PlanSection {
     fn overlay(&mut self, over: &Self) {
-        // exhaustive: a new field does not compile until it is overlaid below
-        let Self {
-            tp: _,
-            cp: _,
-            pp: _,
-            interleave: _,
-            sp: _,
-            ep: _,
-            ep_overlap: _,
-            zero: _,
-            recompute: _,
-            micro_batch: _,
-            dtype: _,
-            mfu: _,
-            simulate: _,
-            overlap: _,
-            attention: _,
-            goodput: _,
-            failure_rate: _,
-            checkpoint_bandwidth: _,
-        } = over;
         overlay_fields!(
+            every PlanSection,
             self,
             over,
             tp,

@@ -4,7 +4,7 @@
 use crate::estimate::{self, compute, ChosenBy, EstimateError, PlanOut};
 use crate::scenario::Scenario;
 use crate::search::{self, BatchRounding, Constraints, Objective, Problem};
-use crate::simulator::{Breakdown, Network, Offload, TpOverlap};
+use crate::simulator::{Breakdown, Offload, TpOverlap};
 use serde::Serialize;
 
 /// One ranked plan of `flopprint plan`.
@@ -61,7 +61,7 @@ pub struct PlanReport {
 pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_schedule: bool) -> Result<PlanReport, EstimateError> {
     let spec = &sc.model;
     let device = compute::device_model(sc);
-    let network = Network::from_system(sc.system.as_ref(), sc.gpus);
+    let network = compute::network(sc);
     let global = sc.batch.sequences(sc.seq_len).unwrap_or_else(|| estimate::default_global_batch(spec, sc.seq_len, sc.gpus));
     let mut c = estimate::constraints(&sc.plan);
     if !megatron_schedule {
@@ -90,8 +90,10 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
     } else if !network.has_host() {
         notes.push("offload not searched: the system profile gives no host_link_gb_s / host_memory_gib".into());
     }
-    // cost and CO2e per hour of this cluster, from the full pipeline
-    let rates = match r.top.first() {
+    // cost and CO2e per hour of this cluster, from the full pipeline, on the
+    // best plan a scenario can state (offload is searched, not a plan field;
+    // the hourly rates hardly depend on the plan)
+    let rates = match r.top.iter().find(|c| c.options.offload == Offload::default()) {
         Some(best) if sc.tokens.is_some() => {
             let mut s2 = sc.clone();
             let p = &best.plan;
@@ -112,6 +114,10 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
             s2.throughput = crate::scenario::Throughput::Mfu(0.5);
             let e = estimate::estimate(&s2)?;
             Some((e.cost_rental_usd.map(|c| c / e.wall_time_h), e.co2e_total_t / e.wall_time_h))
+        }
+        None if sc.tokens.is_some() && !r.top.is_empty() => {
+            notes.push("cost and CO2e not priced: every listed plan offloads to host memory, which the estimate pipeline does not take as a plan field".into());
+            None
         }
         _ => None,
     };

@@ -19,8 +19,11 @@
 //! listed as skipped with the reason, never dropped silently.
 //!
 //! Fit honesty: `GEMM_EFFICIENCY_SCALE` (src/simulator/device.rs) was fitted
-//! on Korthikanti et al. 2022 Table 5; those cases carry `fitted = true` and
-//! their errors are reported as fit residuals, apart from the held-out rest.
+//! on Korthikanti et al. 2022 Table 5, `ZERO3_COLLECTIVE_EFFICIENCY`
+//! (src/simulator/network.rs) on Narayanan et al. 2021 Table 2's ZeRO-3
+//! rows; those cases carry `fitted = true` (and `fit`) and their errors are
+//! reported as fit residuals, apart from the held-out rest. The ZeRO-3
+//! constant is refitted here, with its leave-one-out error.
 
 use crate::catalog::ModelSpec;
 use crate::dtype::Dtype;
@@ -74,6 +77,10 @@ pub struct Case {
     pub notes: Option<String>,
     #[serde(default)]
     pub fitted: bool,
+    /// The constant a `fitted` case was used to fit: `gemm_efficiency_scale`
+    /// (the default) or `zero3_efficiency`.
+    #[serde(default)]
+    pub fit: Option<String>,
     /// `narayanan_eq3` or `korthikanti_eq7`: the paper's FLOP count.
     #[serde(default)]
     pub flops_formula: Option<String>,
@@ -147,6 +154,9 @@ pub struct CaseResult {
     pub baseline_error_pct: f64,
     /// The case was used to fit a constant: its error is a fit residual.
     pub fitted: bool,
+    /// Which constant (`gemm_efficiency_scale`, `zero3_efficiency`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<String>,
     pub source: String,
     pub convention: String,
 }
@@ -178,8 +188,39 @@ pub struct Validation {
     pub summary: BTreeMap<String, GroupSummary>,
     /// The Korthikanti Table 5 cases GEMM_EFFICIENCY_SCALE was fitted on.
     pub fit_residual: Option<GroupSummary>,
+    /// `ZERO3_COLLECTIVE_EFFICIENCY` refitted on its cases, with the
+    /// leave-one-out error.
+    pub zero3_fit: Option<Zero3Fit>,
     /// Every held-out case together.
     pub held_out: Option<GroupSummary>,
+}
+
+/// The ZeRO-3 efficiency refitted on the cases marked
+/// `fit = "zero3_efficiency"`, and its leave-one-out error: each case
+/// predicted with the constant fitted on the others.
+#[derive(Debug, Clone, Serialize)]
+pub struct Zero3Fit {
+    /// `ZERO3_COLLECTIVE_EFFICIENCY` as in the code.
+    pub value_in_code: f64,
+    /// The value that minimises the cases' MAPE (log grid, 0.2 % steps).
+    pub refit: f64,
+    pub n: usize,
+    /// MAPE of the cases at the code's value (a fit residual).
+    pub fit_residual_mape_pct: f64,
+    /// MAPE with each case left out of the fit (an accuracy estimate).
+    pub leave_one_out_mape_pct: f64,
+    pub leave_one_out: Vec<LeaveOneOut>,
+}
+
+/// One case predicted with the constant fitted without it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaveOneOut {
+    pub name: String,
+    /// The constant fitted on the other cases.
+    pub fitted_without: f64,
+    pub published: f64,
+    pub predicted: f64,
+    pub error_pct: f64,
 }
 
 /// Parses a dataset.
@@ -370,6 +411,75 @@ fn summarise<'a>(rs: impl Iterator<Item = &'a CaseResult>) -> Option<GroupSummar
     })
 }
 
+/// A case's step metric from a step time (the estimate's own path for
+/// per-step cases, without the later stages).
+fn step_metric(c: &Case, sc: &Scenario, global_batch: f64, peak: f64, step: f64) -> Option<f64> {
+    let g = sc.gpus as f64;
+    let s = sc.seq_len as f64;
+    let formula = c.flops_formula.as_deref().and_then(|f| formula_flops(f, &sc.model, global_batch, s))?;
+    match c.metric.as_str() {
+        "iteration_time_s" | "train_step_time_s" => Some(step),
+        "mfu" => Some(formula / (step * g * peak)),
+        "tflops_per_gpu" => Some(formula / (step * g) / 1e12),
+        _ => None,
+    }
+}
+
+/// Refits `ZERO3_COLLECTIVE_EFFICIENCY` on the cases marked
+/// `fit = "zero3_efficiency"` and predicts each with the value fitted on
+/// the others. Each case's plan and workload are built once; the step is
+/// re-simulated per candidate value.
+fn zero3_fit(ds: &Dataset) -> Result<Option<Zero3Fit>, String> {
+    use crate::simulator::{network::ZERO3_COLLECTIVE_EFFICIENCY, Simulator};
+    let marked: Vec<&Case> = ds.case.iter().filter(|c| c.fit.as_deref() == Some("zero3_efficiency")).collect();
+    if marked.is_empty() {
+        return Ok(None);
+    }
+    // log grid 0.01 .. 1 in 0.2 % steps
+    // ln(100) / ln(1.002) = 2305 steps
+    let grid: Vec<f64> = (0..=2305).map(|i| 0.01 * 1.002f64.powi(i)).filter(|&e| e <= 1.0).collect();
+    // per case: (published, predictions over the grid)
+    let mut rows = Vec::new();
+    for c in &marked {
+        let sc = scenario_of(c)?;
+        let comp = estimate::compute::run(&sc).map_err(|e| format!("{}: {e}", c.name))?;
+        let step = comp.step.as_ref().ok_or_else(|| format!("{}: no plan", c.name))?;
+        let gb = step.plan.global_batch as f64;
+        let peak = comp.machine.peak.value();
+        let mut preds = Vec::with_capacity(grid.len());
+        for &e in &grid {
+            let network = crate::simulator::Network { zero3_efficiency: e, ..comp.machine.network };
+            let sim = Simulator { device: comp.machine.device.as_ref(), network: &network, options: step.options };
+            let t = sim.step(&step.workload).step_time_s;
+            preds.push(step_metric(c, &sc, gb, peak, t).ok_or_else(|| format!("{}: a zero3 fit case needs a per-step metric with a flops_formula", c.name))?);
+        }
+        rows.push((c, preds));
+    }
+    let err = |published: f64, p: f64| (p - published) / published * 100.0;
+    let best = |skip: Option<usize>| -> usize {
+        let mape = |gi: usize| rows.iter().enumerate().filter(|(i, _)| Some(*i) != skip).map(|(_, (c, p))| err(c.published, p[gi]).abs()).sum::<f64>();
+        (0..grid.len()).fold(0, |b, gi| if mape(gi) < mape(b) { gi } else { b })
+    };
+    let all = best(None);
+    let mut loo = Vec::new();
+    for (i, (c, p)) in rows.iter().enumerate() {
+        let gi = best(Some(i));
+        loo.push(LeaveOneOut { name: c.name.clone(), fitted_without: grid[gi], published: c.published, predicted: p[gi], error_pct: err(c.published, p[gi]) });
+    }
+    // the residual at the code's value: the grid point nearest to it
+    let at_code =
+        (0..grid.len()).min_by(|&a, &b| (grid[a] - ZERO3_COLLECTIVE_EFFICIENCY).abs().total_cmp(&(grid[b] - ZERO3_COLLECTIVE_EFFICIENCY).abs())).unwrap_or(0);
+    let n = rows.len() as f64;
+    Ok(Some(Zero3Fit {
+        value_in_code: ZERO3_COLLECTIVE_EFFICIENCY,
+        refit: grid[all],
+        n: rows.len(),
+        fit_residual_mape_pct: rows.iter().map(|(c, p)| err(c.published, p[at_code]).abs()).sum::<f64>() / n,
+        leave_one_out_mape_pct: loo.iter().map(|l| l.error_pct.abs()).sum::<f64>() / n,
+        leave_one_out: loo,
+    }))
+}
+
 /// Runs every case of a dataset.
 ///
 /// # Errors
@@ -402,6 +512,7 @@ pub fn run(file: &str, text: &str) -> Result<Validation, String> {
                     baseline_6nd40: baseline,
                     baseline_error_pct: err(baseline),
                     fitted: c.fitted,
+                    fit: c.fitted.then(|| c.fit.clone().unwrap_or_else(|| "gemm_efficiency_scale".into())),
                     source: c.source.clone(),
                     convention: c.convention.clone(),
                 });
@@ -416,9 +527,10 @@ pub fn run(file: &str, text: &str) -> Result<Validation, String> {
             summary.insert(cat, s);
         }
     }
-    let fit_residual = summarise(cases.iter().filter(|r| r.fitted));
+    let fit_residual = summarise(cases.iter().filter(|r| r.fit.as_deref() == Some("gemm_efficiency_scale")));
     let held_out = summarise(cases.iter().filter(|r| !r.fitted));
-    Ok(Validation { cases, skipped, summary, fit_residual, held_out })
+    let zero3_fit = zero3_fit(&ds)?;
+    Ok(Validation { cases, skipped, summary, fit_residual, zero3_fit, held_out })
 }
 
 /// Runs the embedded dataset.
@@ -458,6 +570,27 @@ pub fn summary_table(v: &Validation) -> String {
     if let Some(g) = &v.fit_residual {
         group_row(&mut s, "fit residual (Korthikanti 2022 Table 5)", g);
     }
+    if let Some(g) = summarise(v.cases.iter().filter(|r| r.fit.as_deref() == Some("zero3_efficiency"))) {
+        group_row(&mut s, "fit residual (Narayanan 2021 Table 2, ZeRO-3)", &g);
+    }
+    if let Some(f) = &v.zero3_fit {
+        let max = f.leave_one_out.iter().map(|l| l.error_pct.abs()).fold(0.0, f64::max);
+        let _ = writeln!(s, "| leave-one-out (Narayanan 2021 Table 2, ZeRO-3) | {} | {:.1} | {:.1} | |", f.n, f.leave_one_out_mape_pct, max);
+    }
+    s
+}
+
+/// The ZeRO-3 constant's refit and leave-one-out table (markdown).
+#[must_use]
+pub fn zero3_fit_table(f: &Zero3Fit) -> String {
+    let mut s = format!(
+        "ZERO3_COLLECTIVE_EFFICIENCY = {} in the code; refitted here on {} cases: {:.3}. Fit residual {:.1} %, leave-one-out {:.1} %.\n\n\
+| left out | fitted on the others | published | predicted | error % |\n|---|---|---|---|---|\n",
+        f.value_in_code, f.n, f.refit, f.fit_residual_mape_pct, f.leave_one_out_mape_pct
+    );
+    for l in &f.leave_one_out {
+        let _ = writeln!(s, "| {} | {:.3} | {} | {} | {:+.1} |", l.name, l.fitted_without, sig(l.published), sig(l.predicted), l.error_pct);
+    }
     s
 }
 
@@ -482,6 +615,10 @@ pub fn table(v: &Validation) -> String {
     }
     s.push('\n');
     s.push_str(&summary_table(v));
+    if let Some(f) = &v.zero3_fit {
+        s.push('\n');
+        s.push_str(&zero3_fit_table(f));
+    }
     if !v.skipped.is_empty() {
         let _ = writeln!(s, "\nSkipped ({} cases flopprint cannot express):\n", v.skipped.len());
         for k in &v.skipped {
@@ -508,10 +645,14 @@ its GPU-hours × the accelerator's TDP).\n\n\
 - `GEMM_EFFICIENCY_SCALE = 0.81` (src/simulator/device.rs) was fitted on Korthikanti et al. 2022 Table 5. \
 Those cases (`fitted = yes`: the eight iteration times and the four MFUs of the same runs) are **fit residuals**, \
 not accuracy; they are summarised apart.\n\
+- `ZERO3_COLLECTIVE_EFFICIENCY` (src/simulator/network.rs), the fraction of each GPU's NIC share that ZeRO-3's \
+parameter gathers and gradient reduce-scatters reach across nodes, was fitted on Narayanan et al. 2021 Table 2's six DeepSpeed \
+ZeRO-3 rows (`fitted = yes`); `validate` refits it and predicts each row with the value fitted on the other five \
+(leave-one-out, the accuracy figure for it).\n\
 - Nothing else was fitted on this dataset. The goodput constants (src/goodput.rs) come from Llama 3 §3.3.4, \
 Narayanan 2021 §5.10, MegaScale §6.3 and MLPerf logs, not from the whole-run figures here; the power model's \
 constants from Latif/Newkirk/Selene measurements (src/power.rs).\n\
-- Everything else is held out: Korthikanti §6.3 (DP 8), Narayanan 2021 Tables 1-2, Llama 3 Table 4, MLPerf \
+- Everything else is held out: Korthikanti §6.3 (DP 8), Narayanan 2021 Table 1 and Table 2's PTD-P rows, Llama 3 Table 4, MLPerf \
 GPT-3 (H100, FP8) and the whole-run figures.\n\n\
 ## Summary\n\n",
     );

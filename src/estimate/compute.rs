@@ -106,6 +106,17 @@ pub fn attention_kernel(sc: &Scenario) -> AttentionKernel {
     }
 }
 
+/// The scenario's network: its system's two tiers, with the plan's
+/// `--zero3-efficiency` where given.
+#[must_use]
+pub fn network(sc: &Scenario) -> Network {
+    let mut n = Network::from_system(sc.system.as_ref(), sc.gpus);
+    if let Some(e) = sc.plan.zero3_efficiency {
+        n.zero3_efficiency = e;
+    }
+    n
+}
+
 /// The schedule options of a user-given plan.
 #[must_use]
 pub fn user_options(sc: &Scenario) -> SimOptions {
@@ -391,7 +402,7 @@ pub fn run_with(sc: &Scenario, cache: Option<&PlanCache>) -> Result<Compute, Est
         return Err(EstimateError::Calibration("the calibration profile does not record the device's memory: rerun `flopprint calibrate`".into()));
     }
     let peak = sc.accelerator.peak(sc.dtype).map_err(|m| EstimateError::Calibration(format!("--dtype {}: {m}", sc.dtype)))?;
-    let machine = Machine { device: device_model(sc), network: Network::from_system(sc.system.as_ref(), sc.gpus), peak };
+    let machine = Machine { device: device_model(sc), network: network(sc), peak };
     if let Some(p) = &sc.calibration {
         sources.push((
             "device_model".into(),

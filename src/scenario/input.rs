@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | model | model, seq_len, global_batch, global_batch_tokens, fine_tune, lora_rank | replaced whole when `model` is given (a model brings its own sequence length and batch); else field by field |
 //! | hardware | system, accelerator, nodes, gpus, calibration | replaced whole when `system` or `accelerator` is given (nodes of one type say nothing of another); `nodes` and `gpus` are alternatives |
-//! | plan | tp, cp, pp, interleave, sp, ep, ep_overlap, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth | field by field |
+//! | plan | tp, cp, pp, interleave, sp, ep, ep_overlap, zero, recompute, micro_batch, dtype, mfu, simulate, overlap, attention, goodput, failure_rate, checkpoint_bandwidth, zero3_efficiency | field by field |
 //! | site | site, pue, grid_intensity, grid_basis, electricity_price | replaced whole when `site` is given (a PUE measured at one site says nothing of another) |
 //! | pricing | price_per_gpu_hour, price_tier, embodied | field by field |
 //! | measured | hours, gpu_hours, power_per_gpu, total_power | `hours`/`gpu_hours` are alternatives, as are `power_per_gpu`/`total_power` |
@@ -177,6 +177,10 @@ pub struct PlanSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_bandwidth: Option<f64>,
+    /// Fraction of each GPU's NIC share reached by ZeRO-3 parameter gathers and gradient reduce-scatters across nodes, in (0, 1] (default 0.70, fitted on Narayanan 2021 Table 2's DeepSpeed ZeRO-3 rows; 1 = the NIC share itself).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero3_efficiency: Option<f64>,
 }
 
 /// Where the run happens.
@@ -441,7 +445,8 @@ impl PlanSection {
             attention,
             goodput,
             failure_rate,
-            checkpoint_bandwidth
+            checkpoint_bandwidth,
+            zero3_efficiency
         );
     }
 }

@@ -109,6 +109,9 @@ pub struct PlanRequest {
     pub overlap: Option<crate::simulator::Overlap>,
     /// Attention kernel (`None`: fused where the family has it).
     pub attention: Option<crate::simulator::AttentionKernel>,
+    /// Fraction of the NIC share ZeRO-3's collectives reach (`None`:
+    /// `simulator::network::ZERO3_COLLECTIVE_EFFICIENCY`).
+    pub zero3_efficiency: Option<f64>,
 }
 
 /// Where the throughput comes from in predict mode.
@@ -291,6 +294,7 @@ impl ScenarioInput {
             ("--goodput", p.goodput, 0.0, 1.0, false),
             ("--failure-rate", p.failure_rate, 0.0, 1.0, true),
             ("--checkpoint-bandwidth", p.checkpoint_bandwidth, 0.0, 1e9, false),
+            ("--zero3-efficiency", p.zero3_efficiency, 0.0, 1.0, false),
             ("--pue", s.pue, 1.0, 3.0, true),
             ("--grid-intensity", s.grid_intensity, 0.0, 2000.0, true),
             ("--electricity-price", s.electricity_price, 0.0, 10.0, true),
@@ -580,6 +584,7 @@ impl ScenarioInput {
                 micro_batch: p.micro_batch,
                 overlap: p.overlap,
                 attention: p.attention,
+                zero3_efficiency: p.zero3_efficiency,
             },
             throughput,
             measured_time,

@@ -415,8 +415,15 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let fwd_window = (body_fwd.compute() - busy(body_fwd)).max(0.0);
         let mut dp_exposed = 0.0;
         let mut ideal_mb = 0.0;
+        // ZeRO-3's per-micro-batch collectives: each rank's bytes through
+        // its NIC share (network::ZERO3_COLLECTIVE_EFFICIENCY)
+        let zero3 = w.dp_per_microbatch.iter().any(|o| o.kind() == OpKind::DpParamAllGatherFwd);
+        let dp_mb = |op: &Op| match *op {
+            Op::Comm { coll, bytes, .. } if zero3 => self.network.zero3_time(coll, bytes, l).value(),
+            _ => self.comm(op, l),
+        };
         for op in &w.dp_per_microbatch {
-            let t = self.comm(op, l);
+            let t = dp_mb(op);
             let window = (stage.compute() - busy(stage)).max(0.0) / w.dp_per_microbatch.len().max(1) as f64;
             ideal_mb += m * if self.options.dp_overlap { (t - window).max(0.0) } else { t };
         }
@@ -428,7 +435,7 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
             // first layer's gather of each pass cannot be prefetched
             let (mut fwd_t, mut bwd_t, mut first) = (0.0, 0.0, 0.0);
             for op in &w.dp_per_microbatch {
-                let t = self.comm(op, l);
+                let t = dp_mb(op);
                 match op.kind() {
                     OpKind::DpParamAllGatherFwd => {
                         fwd_t += t;

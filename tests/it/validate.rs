@@ -37,6 +37,15 @@ fn committed_reports_validation_match_the_code_and_errors_stay_bounded() {
     }
     let fit = v.fit_residual.unwrap();
     assert!(fit.mape_pct <= FIT_RESIDUAL_BOUND, "fit residual {:.2} % > {FIT_RESIDUAL_BOUND} %", fit.mape_pct);
+    // the ZeRO-3 constant in the code is the one its cases give (a change to
+    // the simulator that moves the fit must refit it), and its
+    // leave-one-out error stays bounded
+    let z = v.zero3_fit.as_ref().unwrap();
+    assert_eq!(z.n, 6);
+    assert!((z.value_in_code - z.refit).abs() / z.refit < 0.02, "ZERO3_COLLECTIVE_EFFICIENCY {} but the cases refit to {}", z.value_in_code, z.refit);
+    assert!(z.leave_one_out_mape_pct <= ZERO3_LOO_BOUND, "ZeRO-3 leave-one-out {:.2} % > {ZERO3_LOO_BOUND} %", z.leave_one_out_mape_pct);
+    // a refit case is not counted as held out
+    assert!(v.cases.iter().filter(|r| r.fit.as_deref() == Some("zero3_efficiency")).all(|r| r.fitted));
 }
 
 #[test]
@@ -45,13 +54,14 @@ fn a_bad_dataset_is_a_clear_error() {
     assert!(e.contains("x.toml") && e.contains("bogus"), "{e}");
 }
 
-/// Held-out MAPE per category measured on 2026-11-30 after the plan rules
-/// (full recomputation last, interleaving on uneven stages), the MLPerf
-/// v3.1 cases' interleave of 12 and Hopper/Blackwell on Ampere's GEMM scale
-/// (no fit on their data), `--ep-overlap` for DeepSeek-V3's DualPipe and the
-/// TPU mesh rules: energy 44.4 over 1 case, gpu_hours 45.9 over 9,
-/// mfu 29.6 over 5 (the CP 16 row now included), step_time 6.4 over 9, throughput 54.4 % over 11; plus a
-/// small margin.
-const BOUNDS: &[(&str, f64)] = &[("energy", 46.0), ("gpu_hours", 48.0), ("mfu", 32.0), ("step_time", 8.0), ("throughput", 57.0)];
+/// Held-out MAPE per category measured on 2026-11-30 (third session) after
+/// ZERO3_COLLECTIVE_EFFICIENCY (fitted on Narayanan 2021 Table 2's ZeRO-3
+/// rows, which left the held-out throughput group) and GPT-3 on the Microsoft
+/// V100 cluster's profile: energy 44.4 over 1 case, gpu_hours 41.2 over 9,
+/// mfu 34.2 over 5 (the Llama 3 FSDP rows priced as ZeRO-3), step_time 6.4
+/// over 9, throughput 6.6 over 10; plus a small margin.
+const BOUNDS: &[(&str, f64)] = &[("energy", 46.0), ("gpu_hours", 43.0), ("mfu", 36.0), ("step_time", 8.0), ("throughput", 8.0)];
+/// ZeRO-3 leave-one-out error, measured 11.5 %.
+const ZERO3_LOO_BOUND: f64 = 13.0;
 /// Fit residual on Korthikanti 2022 Table 5, measured 2.5 %.
 const FIT_RESIDUAL_BOUND: f64 = 3.0;

@@ -52,7 +52,7 @@ pub enum PlanError {
     Interleave { v: u64, pp: u64, m: u64 },
     #[error("--sp (sequence parallelism) needs --tp > 1")]
     SpWithoutTp,
-    #[error("--ep {ep} must divide the model's {experts} experts and the data-parallel size {dp}")]
+    #[error("--ep {ep} must divide the model's {experts} experts and the data x context-parallel size {dp}")]
     Ep { ep: u64, experts: u64, dp: u64 },
     #[error("--zero {0} is not a ZeRO stage; use 0, 1, 2 or 3")]
     Zero(u8),
@@ -120,8 +120,9 @@ impl Plan {
             return Err(PlanError::Interleave { v: self.interleave, pp: self.pp, m: self.micro_batches() });
         }
         let experts = spec.moe.as_ref().map_or(1, |m| u64::from(m.experts));
-        if self.ep > 1 && (!experts.is_multiple_of(self.ep) || !self.dp.is_multiple_of(self.ep)) {
-            return Err(PlanError::Ep { ep: self.ep, experts, dp: self.dp });
+        // Megatron-core folds expert parallelism over the data x context ranks
+        if self.ep > 1 && (!experts.is_multiple_of(self.ep) || !(self.dp * self.cp).is_multiple_of(self.ep)) {
+            return Err(PlanError::Ep { ep: self.ep, experts, dp: self.dp * self.cp });
         }
         Ok(())
     }

@@ -334,7 +334,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
                 continue;
             }
             let local = batch / dp;
-            let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| dp.is_multiple_of(*e)).collect() } else { vec![1] });
+            let eps = pick(c.ep, if experts > 1 { divisors(experts).into_iter().filter(|e| (dp * cp).is_multiple_of(*e)).collect() } else { vec![1] });
             for micro in pick(c.micro_batch, divisors(local)) {
                 let m = local / micro.max(1);
                 let vs = pick(

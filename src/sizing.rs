@@ -434,17 +434,18 @@ pub fn table(r: &SizingReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>4} {:>6} {:>6} {:>3} {:>3} {:>5} {:>3} {:>6} {:>9} {:>11} {:>14} {:>10} {:>9} {:>5} {:>6}",
-        "rank", "nodes", "gpus", "tp", "pp", "dp", "mb", "MFU%", "days", "GPU-hours", "rental USD", "tCO2e", "MWh", "meets", "pareto"
+        "{:>4} {:>6} {:>6} {:>3} {:>3} {:>3} {:>5} {:>3} {:>6} {:>9} {:>11} {:>14} {:>10} {:>9} {:>5} {:>6}",
+        "rank", "nodes", "gpus", "tp", "cp", "pp", "dp", "mb", "MFU%", "days", "GPU-hours", "rental USD", "tCO2e", "MWh", "meets", "pareto"
     );
     for e in &r.sizes {
         let p = e.plan.as_ref();
         let row = format!(
-            "{:>4} {:>6} {:>6} {:>3} {:>3} {:>5} {:>3} {:>6} {:>9.1} {:>11} {:>14} {:>10.1} {:>9.1} {:>5} {:>6}",
+            "{:>4} {:>6} {:>6} {:>3} {:>3} {:>3} {:>5} {:>3} {:>6} {:>9.1} {:>11} {:>14} {:>10.1} {:>9.1} {:>5} {:>6}",
             e.rank.map_or("-".into(), |k| k.to_string()),
             e.nodes.map_or("-".into(), |n| n.to_string()),
             e.gpus,
             p.map_or("-".into(), |p| p.tp.to_string()),
+            p.map_or("-".into(), |p| p.cp.to_string()),
             p.map_or("-".into(), |p| p.pp.to_string()),
             p.map_or("-".into(), |p| p.dp.to_string()),
             p.map_or("-".into(), |p| p.micro_batch.to_string()),

@@ -398,8 +398,12 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         };
         // ring attention: the next chunk's keys and values travel while the
         // current chunk's attention computes (forward and backward passes of
-        // the body blocks; recomputation re-runs the core without traffic)
-        let cp = (body_fwd.cp - body_fwd.attn).max(0.0) + (body_bwd.cp - body_bwd.attn).max(0.0) + (body_rc.cp - body_rc.attn).max(0.0);
+        // the body blocks, and the recomputed core)
+        // of the cp ring steps, the last chunk's attention has no transfer
+        // left to hide, so the window is (cp-1)/cp of the core
+        let ring_window = if w.cp > 1 { (w.cp - 1) as f64 / w.cp as f64 } else { 0.0 };
+        let exposed = |p: Parts| (p.cp - ring_window * p.attn).max(0.0);
+        let cp = exposed(body_fwd) + exposed(body_bwd) + exposed(body_rc);
         let t_mb = stage.compute() + stage.tp + ep + cp + p2p + offload_mb;
         // nothing overlaps the expert all-to-all inside the bubble
         let bubble = (w.pp as f64 - 1.0) / w.interleave as f64 * (t_mb - ep + stage.ep);

@@ -167,8 +167,9 @@ impl Network {
             Group::Context => (cp, per_node(cp_stride, cp)),
             // gradients and ZeRO shards span the data x context ranks
             Group::Data => (l.dp * cp, per_node(cp_stride, l.dp * cp)),
-            // expert-parallel groups are contiguous slices of a DP group
-            Group::Expert => (l.ep, per_node(cp_stride * cp, l.ep)),
+            // expert-parallel groups are contiguous slices of the data x
+            // context ranks (Megatron-core's expert-data-parallel folding)
+            Group::Expert => (l.ep, per_node(cp_stride, l.ep)),
             Group::Pipeline => (l.pp, per_node(l.tp * cp * l.dp, l.pp)),
         }
     }

@@ -158,6 +158,32 @@ fn context_parallelism_is_a_plan_dimension() {
     let act = |v: &serde_json::Value| v["memory"]["activations_gib"].as_f64().unwrap();
     assert!(act(&four) < 0.3 * act(&one), "{} vs {}", act(&four), act(&one));
     assert!(four["breakdown"]["cp_comm_exposed_s"].as_f64().is_some());
+    // expert parallelism folds over the data x context ranks (Megatron-core):
+    // EP 8 with DP 4 x CP 2
+    let moe = estimate_json(&[
+        "--model",
+        "mixtral-8x7b",
+        "--system",
+        "dgx-h100",
+        "--gpus",
+        "16",
+        "--tokens",
+        "10B",
+        "--seq-len",
+        "16384",
+        "--tp",
+        "2",
+        "--cp",
+        "2",
+        "--pp",
+        "1",
+        "--ep",
+        "8",
+        "--global-batch",
+        "8",
+    ]);
+    assert_eq!((moe["plan"]["dp"].as_u64(), moe["plan"]["ep"].as_u64()), (Some(4), Some(8)));
+    assert!(moe["breakdown"]["ep_comm_exposed_s"].as_f64().unwrap() > 0.0);
     for (cp, needle) in [("3", "--cp 3"), ("5", "--cp 5")] {
         let mut a = base.to_vec();
         a.extend(["--cp", cp]);

@@ -108,6 +108,8 @@ pub fn accelerator(p: &CalibrationProfile) -> Result<Accelerator, String> {
         idle_w: 0.0,
         measured_max_w: None,
         peak_tflops: peak,
+        mamf_bf16_tflops: None,
+        mamf_fp8_tflops: None,
         embodied_kgco2e: 0.0,
         embodied_method: "not known for a calibrated local device: embodied carbon is not counted".into(),
         lifetime_years: None,

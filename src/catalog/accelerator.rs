@@ -162,6 +162,16 @@ pub struct Accelerator {
     #[serde(default)]
     pub measured_max_w: Option<f64>,
     pub peak_tflops: PeakTflops,
+    /// Maximum achievable matmul throughput, BF16, TFLOP/s: the best
+    /// measured `matmul` over a sweep of large shapes (Bekman's
+    /// `mamf-finder.py`); the device model's GEMM ceiling relative to
+    /// A100's (src/simulator/device.rs).
+    #[serde(default)]
+    pub mamf_bf16_tflops: Option<f64>,
+    /// The same measurement in FP8 (`float8_e4m3fn`): the large-GEMM FP8 /
+    /// BF16 speed-up with `mamf_bf16_tflops`.
+    #[serde(default)]
+    pub mamf_fp8_tflops: Option<f64>,
     pub embodied_kgco2e: f64,
     pub embodied_method: String,
     pub lifetime_years: Option<f64>,
@@ -194,6 +204,8 @@ const FIELDS: &[&str] = &[
     "idle_w",
     "measured_max_w",
     "peak_tflops",
+    "mamf_bf16_tflops",
+    "mamf_fp8_tflops",
     "embodied_kgco2e",
     "embodied_method",
     "lifetime_years",
@@ -228,6 +240,19 @@ impl Accelerator {
         }
         if !any {
             return Err(CatalogError::invalid(file, "peak_tflops", "give at least one dtype's dense peak"));
+        }
+        for (field, v, d) in [("mamf_bf16_tflops", self.mamf_bf16_tflops, Dtype::Bf16), ("mamf_fp8_tflops", self.mamf_fp8_tflops, Dtype::Fp8)] {
+            let Some(v) = v else { continue };
+            let Some(peak) = self.peak_tflops.get(d) else {
+                return Err(CatalogError::invalid(file, field, format!("needs peak_tflops.{d} (the measurement is a fraction of it)")));
+            };
+            check_pos(file, field, v, peak)?;
+            if !self.field_sources.contains_key(field) {
+                return Err(CatalogError::invalid(file, field, format!("a measured value needs its source: add [field_sources].{field}")));
+            }
+        }
+        if self.mamf_fp8_tflops.is_some() && self.mamf_bf16_tflops.is_none() {
+            return Err(CatalogError::invalid(file, "mamf_fp8_tflops", "needs mamf_bf16_tflops (the FP8 speed-up is their ratio)"));
         }
         if !self.embodied_kgco2e.is_finite() || self.embodied_kgco2e < 0.0 {
             return Err(CatalogError::invalid(file, "embodied_kgco2e", "must be a finite number >= 0"));
@@ -324,6 +349,21 @@ mod tests {
     fn parse(extra: &str) -> Result<Accelerator, CatalogError> {
         let a: Accelerator = crate::catalog::parse_toml("t.toml", &format!("{BASE}{extra}"))?;
         a.validate("t.toml").map(|()| a)
+    }
+
+    #[test]
+    fn a_measured_matmul_ceiling_needs_its_source_and_a_peak_above_it() {
+        let with = |top: &str, sources: &str| -> Result<Accelerator, CatalogError> {
+            let text = format!("{}{sources}", BASE.replace("\n[peak_tflops]", &format!("\n{top}\n[peak_tflops]")));
+            let a: Accelerator = crate::catalog::parse_toml("t.toml", &text)?;
+            a.validate("t.toml").map(|()| a)
+        };
+        let src = "\n[field_sources]\nmamf_bf16_tflops = \"mamf-finder (2025)\"\n";
+        assert_eq!(with("mamf_bf16_tflops = 80.0", src).unwrap().mamf_bf16_tflops, Some(80.0));
+        let e = with("mamf_bf16_tflops = 80.0", "").unwrap_err().to_string();
+        assert!(e.contains("mamf_bf16_tflops") && e.contains("field_sources"), "{e}");
+        assert!(with("mamf_bf16_tflops = 120.0", src).is_err(), "above the 100 TFLOP/s peak");
+        assert!(with("mamf_fp8_tflops = 50.0", "\n[field_sources]\nmamf_fp8_tflops = \"x (2025)\"\n").is_err(), "no fp8 peak, no bf16 measurement");
     }
 
     #[test]

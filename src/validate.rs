@@ -123,6 +123,9 @@ pub struct Case {
     pub zero: Option<u8>,
     #[serde(default)]
     pub ep_overlap: Option<bool>,
+    /// Checkpoint write bandwidth of the run's storage, GB/s (goodput model).
+    #[serde(default)]
+    pub checkpoint_bandwidth: Option<f64>,
     #[serde(default)]
     pub recompute: Option<String>,
     #[serde(default)]
@@ -318,6 +321,7 @@ fn scenario_of(c: &Case) -> Result<Scenario, String> {
     i.plan.sp = c.sp;
     i.plan.zero = c.zero;
     i.plan.ep_overlap = c.ep_overlap;
+    i.plan.checkpoint_bandwidth = c.checkpoint_bandwidth;
     i.plan.micro_batch = c.micro_batch;
     i.plan.attention = c.attention.as_deref().map(str::parse::<crate::simulator::AttentionKernel>).transpose().map_err(|e| format!("attention: {e}"))?;
     i.plan.recompute = c.recompute.as_deref().map(str::parse::<Recompute>).transpose().map_err(|e| format!("recompute: {e}"))?;

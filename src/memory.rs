@@ -113,6 +113,18 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     (per_stage + p.embedding) / plan.tp as f64
 }
 
+/// Of [`params_on_device`], the expert weights: replicated over only
+/// `dp·cp/ep` ranks (Megatron-core's expert-data-parallel group), so ZeRO
+/// shards their states that many ways.
+#[must_use]
+pub fn expert_params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
+    let Some(m) = &spec.moe else { return 0.0 };
+    let layers = spec.total_layers().max(1) as f64;
+    let f = m.expert_ffn_hidden as f64;
+    let expert = spec.activation.ffn_matrices() * spec.hidden as f64 * f * f64::from(m.experts) * spec.moe_layers() as f64;
+    expert / plan.ep as f64 * (layers / plan.pp as f64).ceil() / layers / plan.tp as f64
+}
+
 /// Stored activation bytes of one layer and micro-batch (Korthikanti 2022
 /// Table 2 as generalised above), with the SP all-gather redo or not.
 ///
@@ -194,9 +206,15 @@ pub fn per_device_with(
         FineTune::Lora { rank } => lora_params(spec, rank) / (plan.pp * plan.tp) as f64,
     };
     let shard = |stage: u8| if plan.zero >= stage { dp } else { 1.0 };
-    let weights = params * w_b / shard(3);
-    let grads = trainable * g_b / shard(2);
-    let optim = trainable * o_b / shard(1);
+    // expert states shard over the expert-data-parallel group only
+    let expert = expert_params_on_device(spec, plan).min(params);
+    let dp_expert = (dp / plan.ep.max(1) as f64).max(1.0);
+    let shard_e = |stage: u8| if plan.zero >= stage { dp_expert } else { 1.0 };
+    let (dense, dense_trainable) = (params - expert, (trainable - if matches!(fine_tune, FineTune::Full) { expert } else { 0.0 }).max(0.0));
+    let expert_trainable = if matches!(fine_tune, FineTune::Full) { expert } else { 0.0 };
+    let weights = dense * w_b / shard(3) + expert * w_b / shard_e(3);
+    let grads = dense_trainable * g_b / shard(2) + expert_trainable * g_b / shard_e(2);
+    let optim = dense_trainable * o_b / shard(1) + expert_trainable * o_b / shard_e(1);
     let s = plan.local_seq(seq_len) as f64;
     let b = plan.micro_batch as f64;
     let layers = spec.total_layers() as f64;
@@ -260,4 +278,45 @@ pub fn per_device_with(
 #[must_use]
 pub fn activation_dtype_bytes(d: Dtype) -> f64 {
     d.bytes().max(2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::Dtype;
+    use crate::flops::Recompute;
+
+    /// Expert weights are replicated over only DP·CP / EP ranks, so ZeRO-1
+    /// shards their optimizer states that many ways, not DP·CP.
+    #[test]
+    fn expert_states_shard_over_the_expert_data_parallel_group_only() {
+        let spec = crate::catalog::model("mixtral-8x7b").unwrap();
+        let plan = |ep: u64, dp: u64, cp: u64| Plan {
+            tp: 1,
+            cp,
+            pp: 1,
+            dp,
+            interleave: 1,
+            sp: false,
+            ep,
+            zero: 1,
+            recompute: Recompute::Full,
+            micro_batch: 1,
+            global_batch: dp,
+            dtype: Dtype::Bf16,
+        };
+        let cap = Bytes::from_gib(80.0);
+        let optim = |p: &Plan| per_device(&spec, p, 4096, FineTune::Full, cap).optimizer_gib;
+        // EP 8 over DP 1 x CP 8: one replica of each expert, nothing to shard
+        let p = plan(8, 1, 8);
+        let expert = expert_params_on_device(&spec, &p);
+        assert!(expert > 0.5 * params_on_device(&spec, &p));
+        let dense = params_on_device(&spec, &p) - expert;
+        let want = (expert * 12.0 + dense * 12.0 / 8.0) / 1024f64.powi(3);
+        assert!((optim(&p) - want).abs() / want < 1e-9, "{} vs {want}", optim(&p));
+        // EP 8 over DP 64: the expert states shard 8 ways
+        let q = plan(8, 64, 1);
+        let want = (expert * 12.0 / 8.0 + dense * 12.0 / 64.0) / 1024f64.powi(3);
+        assert!((optim(&q) - want).abs() / want < 1e-9);
+    }
 }

@@ -93,7 +93,12 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
     // cost and CO2e per hour of this cluster, from the full pipeline, on the
     // best plan a scenario can state (offload is searched, not a plan field;
     // the hourly rates hardly depend on the plan)
-    let rates = match r.top.iter().find(|c| c.options.offload == Offload::default()) {
+    let no_offload = r.top.iter().find(|c| c.options.offload == Offload::default()).cloned().or_else(|| {
+        // every listed plan offloads: the best plan without offload, searched apart
+        let c2 = Constraints { offload: Some(Offload::default()), ..problem.constraints };
+        search::search(&Problem { constraints: c2, ..problem }, 1).top.into_iter().next()
+    });
+    let rates = match no_offload.as_ref() {
         Some(best) if sc.tokens.is_some() => {
             let mut s2 = sc.clone();
             let p = &best.plan;
@@ -116,7 +121,9 @@ pub fn rank_plans(sc: &Scenario, objective: Objective, top: usize, megatron_sche
             Some((e.cost_rental_usd.map(|c| c / e.wall_time_h), e.co2e_total_t / e.wall_time_h))
         }
         None if sc.tokens.is_some() && !r.top.is_empty() => {
-            notes.push("cost and CO2e not priced: every listed plan offloads to host memory, which the estimate pipeline does not take as a plan field".into());
+            notes.push(
+                "cost and CO2e not priced: every feasible plan offloads to host memory, which the estimate pipeline does not take as a plan field".into(),
+            );
             None
         }
         _ => None,

@@ -182,13 +182,14 @@ impl PhaseTimes {
     }
 
     /// Fallback when no step could be simulated but an MFU is known (given,
-    /// measured or the family default): GEMMs run at the simulator's
-    /// largest-GEMM efficiency `e_max` for `mfu / e_max` of the time; the rest splits
+    /// measured or the family default): GEMMs run at the device's
+    /// largest-GEMM efficiency `e_max` (its measured ceiling where the catalog
+    /// has one; [`GEMM_EFFICIENCY_MAX`] otherwise) for `mfu / e_max` of the time; the rest splits
     /// by [`FALLBACK_NON_GEMM_SPLIT`] (estimate). Durations are fractions of a
     /// 1 s step.
     #[must_use]
-    pub fn from_mfu(mfu: f64, dtype: Dtype) -> (Self, String) {
-        let e = GEMM_EFFICIENCY_MAX;
+    pub fn from_mfu(mfu: f64, dtype: Dtype, e_max: f64) -> (Self, String) {
+        let e = if e_max > 0.0 && e_max.is_finite() { e_max.min(1.0) } else { GEMM_EFFICIENCY_MAX };
         let g = (mfu / e).clamp(0.0, 1.0);
         let rest = 1.0 - g;
         let (m, c, b) = FALLBACK_NON_GEMM_SPLIT;
@@ -633,7 +634,7 @@ mod tests {
                 name: "Dodge 2022",
                 measured: "A100, GPU only, avg",
                 inputs: dgx_a100(32.0),
-                phases: PhaseTimes::from_mfu(0.47, Dtype::Bf16).0,
+                phases: PhaseTimes::from_mfu(0.47, Dtype::Bf16, GEMM_EFFICIENCY_MAX).0,
                 measured_w: 13.8e6 / (256.0 * 8.0 * 24.0),
                 per_node: false,
             },
@@ -768,7 +769,7 @@ mod tests {
         let (t, notes) = PhaseTimes::from_breakdown(&old, Dtype::Bf16, None);
         assert_eq!(notes.len(), 2);
         assert!((t.gemm_s.value() - 8.0).abs() < 1e-12);
-        let (t, note) = PhaseTimes::from_mfu(0.40, Dtype::Bf16);
+        let (t, note) = PhaseTimes::from_mfu(0.40, Dtype::Bf16, GEMM_EFFICIENCY_MAX);
         assert!((t.total().value() - 1.0).abs() < 1e-12 && note.contains("MFU 0.40"));
         assert!(gemm_efficiency(Flop::new(1e15), Seconds::new(2.0), FlopPerSec::from_tflops(1000.0)) == 0.5);
     }

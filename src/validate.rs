@@ -231,8 +231,23 @@ pub struct LeaveOneOut {
 /// # Errors
 /// Malformed TOML or an unknown field, naming the file.
 pub fn parse(file: &str, text: &str) -> Result<Dataset, String> {
-    toml::from_str(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))
+    let ds: Dataset = toml::from_str(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    for c in &ds.case {
+        match (c.fitted, c.fit.as_deref()) {
+            (_, Some(f)) if !FITS.contains(&f) => {
+                return Err(format!("{file}: case `{}`: fit = \"{f}\" is not a fitted constant; use one of: {}", c.name, FITS.join(", ")));
+            }
+            (false, Some(f)) => {
+                return Err(format!("{file}: case `{}`: fit = \"{f}\" needs fitted = true (a case a constant was fitted on is not held out)", c.name))
+            }
+            _ => {}
+        }
+    }
+    Ok(ds)
 }
+
+/// The constants a case can be marked as fitted on.
+const FITS: [&str; 2] = ["gemm_efficiency_scale", "zero3_efficiency"];
 
 fn is_step_metric(m: &str) -> bool {
     matches!(m, "iteration_time_s" | "train_step_time_s" | "mfu" | "tflops_per_gpu")

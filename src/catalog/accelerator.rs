@@ -363,7 +363,15 @@ mod tests {
         let e = with("mamf_bf16_tflops = 80.0", "").unwrap_err().to_string();
         assert!(e.contains("mamf_bf16_tflops") && e.contains("field_sources"), "{e}");
         assert!(with("mamf_bf16_tflops = 120.0", src).is_err(), "above the 100 TFLOP/s peak");
-        assert!(with("mamf_fp8_tflops = 50.0", "\n[field_sources]\nmamf_fp8_tflops = \"x (2025)\"\n").is_err(), "no fp8 peak, no bf16 measurement");
+        assert!(with("mamf_fp8_tflops = 50.0", "\n[field_sources]\nmamf_fp8_tflops = \"x (2025)\"\n").is_err(), "no fp8 peak");
+        // with an FP8 peak the FP8 measurement still needs the BF16 one (the speed-up is their ratio)
+        let text = format!(
+            "{}\nfp8 = 200.0\n[field_sources]\nmamf_fp8_tflops = \"x (2025)\"\n",
+            BASE.replace("\n[peak_tflops]", "\nmamf_fp8_tflops = 150.0\n[peak_tflops]")
+        );
+        let a: Accelerator = crate::catalog::parse_toml("t.toml", &text).unwrap();
+        let e = a.validate("t.toml").unwrap_err().to_string();
+        assert!(e.contains("needs mamf_bf16_tflops"), "{e}");
     }
 
     #[test]

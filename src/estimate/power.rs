@@ -50,7 +50,8 @@ fn phases(sc: &Scenario, c: &Compute, t: &Timing, notes: &mut Vec<Note>) -> Phas
         return p;
     }
     let mfu = t.mfu.unwrap_or_else(|| crate::default_mfu::default_mfu(&sc.accelerator).mfu);
-    let (p, n) = PhaseTimes::from_mfu(mfu, sc.dtype);
+    let e_max = crate::simulator::AnalyticDevice::new(&sc.accelerator).max_gemm_efficiency();
+    let (p, n) = PhaseTimes::from_mfu(mfu, sc.dtype, e_max);
     notes.push(Note::Info(n));
     p
 }

@@ -177,7 +177,7 @@ pub struct PlanSection {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_bandwidth: Option<f64>,
-    /// Fraction of each GPU's NIC share reached by ZeRO-3 parameter gathers and gradient reduce-scatters across nodes, in (0, 1] (default 0.70, fitted on Narayanan 2021 Table 2's DeepSpeed ZeRO-3 rows; 1 = the NIC share itself).
+    /// Fraction of each GPU's NIC share reached by ZeRO-3 parameter gathers and gradient reduce-scatters across nodes, in [0.01, 1] (default 0.70, fitted on Narayanan 2021 Table 2's DeepSpeed ZeRO-3 rows; 1 = the NIC share itself).
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zero3_efficiency: Option<f64>,

@@ -294,7 +294,7 @@ impl ScenarioInput {
             ("--goodput", p.goodput, 0.0, 1.0, false),
             ("--failure-rate", p.failure_rate, 0.0, 1.0, true),
             ("--checkpoint-bandwidth", p.checkpoint_bandwidth, 0.0, 1e9, false),
-            ("--zero3-efficiency", p.zero3_efficiency, 0.0, 1.0, false),
+            ("--zero3-efficiency", p.zero3_efficiency, 0.01, 1.0, true),
             ("--pue", s.pue, 1.0, 3.0, true),
             ("--grid-intensity", s.grid_intensity, 0.0, 2000.0, true),
             ("--electricity-price", s.electricity_price, 0.0, 10.0, true),

@@ -109,11 +109,14 @@ pub const ATTN_BWD_FLOP_FACTOR: f64 = 1.25;
 /// scale multiplied by `(mamf / peak) / A100_SXM_MAMF_EFFICIENCY`: the
 /// framework fraction of the ceiling fitted on A100 (Korthikanti 2022)
 /// carried to the accelerator's own measured ceiling (H100 80.3 %, B200
-/// 77.6 %, MI300X 51.4 %, Gaudi 3 74.1 % of peak; A100 itself 1, so the
+/// 77.6 %, MI300X 51.1 % of this catalog's 1307.4 peak, Gaudi 3 74.1 %;
+/// A100 itself 1, so the
 /// Korthikanti fit is unchanged). With `mamf_fp8_tflops`
 /// too, the FP8 speed-up curve's large-GEMM end moves to the measured FP8 /
 /// BF16 ratio (H100 1.77, B200 1.97), its small-GEMM end staying the
-/// family's. Not fitted: the
+/// family's. The ceiling applies to 16-bit GEMMs (and FP8, which runs at
+/// the 16-bit rate times the speed-up); other dtypes keep the family's
+/// curve. Not fitted: the
 /// table is a hardware measurement. Held-out effect (H100 large GEMMs 7.6 %
 /// slower in BF16): NeMo 24.12 DGX-H100 FP8 16.1 → 10.5 %, NeMo 25.02
 /// DGX-B200 FP8 23.1 → 22.7 % (tests/it/validation.rs); `flopprint validate`
@@ -367,6 +370,13 @@ impl AnalyticDevice {
         GEMM_SHAPE.at(flops) * self.model.gemm_scale * self.ceiling
     }
 
+    /// The 16-bit efficiency of the largest GEMMs (the shape curve's top
+    /// with the family scale and the measured ceiling).
+    #[must_use]
+    pub fn max_gemm_efficiency(&self) -> f64 {
+        self.gemm_efficiency(f64::MAX)
+    }
+
     /// A device from raw numbers (tests, calibration fallbacks).
     #[must_use]
     pub fn from_parts(peak_16bit: FlopPerSec, bandwidth: BytesPerSec) -> Self {
@@ -397,8 +407,13 @@ impl DeviceModel for AnalyticDevice {
             } else {
                 peak * self.gemm_efficiency(flops)
             }
-        } else {
+        } else if peak == self.peaks[dtype_index(Dtype::Bf16)] {
+            // 16-bit (BF16, or FP16 at the BF16 rate): the measured ceiling applies
             peak * self.gemm_efficiency(flops)
+        } else {
+            // another matrix rate (TF32, FP32, FP64, FP16 on a separate
+            // engine): no measurement, the family's curve
+            peak * GEMM_SHAPE.at(flops) * self.model.gemm_scale
         };
         let compute = flops / (rate * wave_efficiency(m, n, batch, self.sms));
         let bytes = Self::gemm_bytes(m, n, k, batch, dtype);
@@ -469,6 +484,7 @@ mod tests {
         assert!((h.fp8_speedup(1e6) - HOPPER_FP8_SPEEDUP.at(1e6)).abs() < 1e-12);
         // MI300X's ceiling (51.4 %) is well under A100's (86.9 %)
         assert!(dev("mi300x").gemm_efficiency(big) < 0.6 * dev("a100-sxm4-80gb").gemm_efficiency(big));
+        assert!((h.max_gemm_efficiency() - 0.95 * want / GEMM_SHAPE.at(big)).abs() < 1e-12);
         // without a measurement nothing changes (TPU v4: the family's scale)
         assert!((dev("tpu-v4").gemm_efficiency(big) - GEMM_SHAPE.at(big) * GEMM_EFFICIENCY_SCALE).abs() < 1e-12);
     }

@@ -419,9 +419,10 @@ impl<D: DeviceModel + ?Sized> Simulator<'_, D> {
         let fwd_window = (body_fwd.compute() - busy(body_fwd)).max(0.0);
         let mut dp_exposed = 0.0;
         let mut ideal_mb = 0.0;
-        // ZeRO-3's per-micro-batch collectives: each rank's bytes through
+        // ZeRO-2/3's per-micro-batch collectives: each rank's bytes through
         // its NIC share (network::ZERO3_COLLECTIVE_EFFICIENCY)
-        let zero3 = w.dp_per_microbatch.iter().any(|o| o.kind() == OpKind::DpParamAllGatherFwd);
+        // (ZeRO-2's per-micro-batch reduce-scatter is the same collective)
+        let zero3 = w.dp_per_microbatch.iter().any(|o| matches!(o.kind(), OpKind::DpParamAllGatherFwd | OpKind::DpGradReduceScatter));
         let dp_mb = |op: &Op| match *op {
             Op::Comm { coll, bytes, .. } if zero3 => self.network.zero3_time(coll, bytes, l).value(),
             _ => self.comm(op, l),

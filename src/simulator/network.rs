@@ -30,10 +30,10 @@ pub const NVLINK_EFFICIENCY: f64 = 0.77;
 /// `systems/a100_80g.json` net1 efficiency 0.90 (HDR InfiniBand).
 pub const NIC_EFFICIENCY: f64 = 0.90;
 
-/// ZeRO-3 / fully-sharded data parallelism: the achieved fraction of each
-/// rank's NIC share for its per-micro-batch collectives (the parameter
-/// all-gathers before forward and backward, the gradient reduce-scatter);
-/// see [`Network::zero3_time`].
+/// ZeRO-2/3 / fully-sharded data parallelism: the achieved fraction of each
+/// rank's NIC share for its per-micro-batch collectives (ZeRO-3's parameter
+/// all-gathers before forward and backward, the gradient reduce-scatter of
+/// ZeRO-2 and 3); see [`Network::zero3_time`].
 ///
 /// Structure: across nodes, every rank's gathered (or scattered) bytes cross
 /// that rank's own share of the node's NICs, with no aggregation over
@@ -41,10 +41,12 @@ pub const NIC_EFFICIENCY: f64 = 0.90;
 /// would let the node's eight GPUs share one copy of the traffic. Why:
 /// Narayanan et al. 2021 (arXiv 2104.04473) Table 2's DeepSpeed ZeRO-3
 /// step time stops falling between 768 and 1536 GPUs (74 days both) at
-/// about a tenth of the ring bound's rate, while Llama 3's FSDP runs with
-/// one DP rank per node (Table 4, TP 8) reach 38-43 % MFU, which a tenth of
-/// the bound there would make 3 %. The structure was chosen with both
-/// tables in view (it is a modelling choice, not a measurement).
+/// about a tenth of the ring bound's rate. A tenth of the ring bound for
+/// every group would also price Llama 3's FSDP runs (Table 4, TP 8, one DP
+/// rank per node, where the NIC share is the ring bound) at 3 % MFU; the
+/// per-rank NIC share prices them at 15-21 % (published 38-43 %; the
+/// remaining gap is listed in the README). The structure was chosen with
+/// both tables in view: a modelling choice, not a measurement.
 ///
 /// Value FITTED on the only ZeRO-3 throughputs the issue names: Narayanan
 /// 2021 Table 2, "ZeRO-3 without model parallelism", DGX A100 (8 x 200
@@ -52,10 +54,14 @@ pub const NIC_EFFICIENCY: f64 = 0.90;
 /// TFLOP/s) and 529.6B on 640/1120/2240 GPUs (138/98/48 TFLOP/s). It
 /// minimises their mean absolute percentage error on a log grid in 0.2 %
 /// steps (0.702); `flopprint validate` refits it and reports the fit
-/// residual (11.6 %) and the leave-one-out error (11.5 %; the compute-bound
-/// 384- and 640-GPU rows +22 % and +26 %). It stands for the 2021
+/// residual (11.6 %) and the leave-one-out error (11.5 %). Every row is
+/// communication-bound at this value; the 384- and 640-GPU rows, where
+/// the gathers overlap most of the compute, are over-predicted (+22 %,
+/// +26 %) and alone would fit about 0.56. It stands for the 2021
 /// implementation (per-tensor gathers, partial prefetch) on top of
-/// [`NIC_EFFICIENCY`]; `--zero3-efficiency 1` prices the NIC share itself.
+/// [`NIC_EFFICIENCY`], and is applied on every system, TPU meshes included
+/// (no ZeRO-3 measurement on them); `--zero3-efficiency 1` prices the NIC
+/// share itself.
 pub const ZERO3_COLLECTIVE_EFFICIENCY: f64 = 0.70;
 
 /// Fallbacks when no system profile is given: PCIe Gen4 x16 between the
@@ -191,7 +197,7 @@ impl Network {
         }
     }
 
-    /// Time of one of ZeRO-3's per-micro-batch collectives (parameter
+    /// Time of one of ZeRO-2/3's per-micro-batch collectives (parameter
     /// all-gather, gradient reduce-scatter) of `bytes` in the data group:
     /// inside a node the ring bound; across nodes each rank's share of the
     /// gathered or scattered bytes crosses its own share of the node's

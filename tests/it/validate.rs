@@ -44,14 +44,28 @@ fn committed_reports_validation_match_the_code_and_errors_stay_bounded() {
     assert_eq!(z.n, 6);
     assert!((z.value_in_code - z.refit).abs() / z.refit < 0.02, "ZERO3_COLLECTIVE_EFFICIENCY {} but the cases refit to {}", z.value_in_code, z.refit);
     assert!(z.leave_one_out_mape_pct <= ZERO3_LOO_BOUND, "ZeRO-3 leave-one-out {:.2} % > {ZERO3_LOO_BOUND} %", z.leave_one_out_mape_pct);
-    // a refit case is not counted as held out
-    assert!(v.cases.iter().filter(|r| r.fit.as_deref() == Some("zero3_efficiency")).all(|r| r.fitted));
+    // the held-out groups contain no case of a fit
+    let ds = validate::parse("embedded", validate::DATASET).unwrap();
+    let fitted: Vec<&str> = ds.case.iter().filter(|c| c.fitted || c.fit.is_some()).map(|c| c.name.as_str()).collect();
+    assert_eq!(fitted.len(), 18, "12 Korthikanti Table 5 + 6 Narayanan Table 2 ZeRO-3 cases");
+    let held: usize = v.summary.values().map(|g| g.n).sum();
+    assert_eq!(held, v.held_out.unwrap().n);
+    assert_eq!(held + fitted.len(), v.cases.len());
 }
 
 #[test]
 fn a_bad_dataset_is_a_clear_error() {
     let e = validate::run("x.toml", "[[case]]\nname = \"a\"\nbogus = 1\n").unwrap_err();
     assert!(e.contains("x.toml") && e.contains("bogus"), "{e}");
+    // a fit marker without `fitted`, or naming no constant, is refused
+    let case = |extra: &str| {
+        format!("[[case]]\nname = \"a\"\ncategory = \"throughput\"\nmetric = \"mfu\"\npublished = 0.5\nunit = \"x\"\nconvention = \"c\"\nsource = \"s\"\nmodel = \"gpt3-175b\"\n{extra}")
+    };
+    let e = validate::parse("x.toml", &case("fit = \"zero3_efficiency\"\n")).unwrap_err();
+    assert!(e.contains("needs fitted = true"), "{e}");
+    let e = validate::parse("x.toml", &case("fitted = true\nfit = \"zero3\"\n")).unwrap_err();
+    assert!(e.contains("zero3_efficiency"), "{e}");
+    assert!(validate::parse("x.toml", &case("fitted = true\nfit = \"zero3_efficiency\"\n")).is_ok());
 }
 
 /// Held-out MAPE per category measured on 2026-11-30 (third session) after
@@ -61,9 +75,9 @@ fn a_bad_dataset_is_a_clear_error() {
 /// and GLM-130B, each accelerator's measured matmul ceiling (MAMF) and
 /// Llama 3.1's 2 TB/s checkpoint storage: energy 34.3 over 1 case,
 /// gpu_hours 37.0 over 9, mfu 34.6 over 5 (the Llama 3 FSDP rows priced as
-/// ZeRO-3), step_time 7.2 over 9, throughput 6.6 over 10; plus a small
-/// margin.
-const BOUNDS: &[(&str, f64)] = &[("energy", 36.0), ("gpu_hours", 39.0), ("mfu", 36.0), ("step_time", 8.5), ("throughput", 8.0)];
+/// ZeRO-3), step_time 8.2 over 13 (MegaScale's four Megatron-LM rows added:
+/// -4 to -16 %), throughput 6.6 over 10; plus a small margin.
+const BOUNDS: &[(&str, f64)] = &[("energy", 36.0), ("gpu_hours", 39.0), ("mfu", 36.0), ("step_time", 9.0), ("throughput", 8.0)];
 /// ZeRO-3 leave-one-out error, measured 11.5 %.
 const ZERO3_LOO_BOUND: f64 = 13.0;
 /// Fit residual on Korthikanti 2022 Table 5, measured 2.5 %.

@@ -352,19 +352,25 @@ fn block_seed(seed: u64, k: usize) -> u64 {
     }
 }
 
-/// Squared Pearson correlation of ln(x) and ln(y) (0 where either is constant).
-fn r2_log(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let lx = |v: f64| v.max(1e-300).ln();
+/// The logarithms [`r2_log`] correlates (floored at 1e-300).
+fn ln_column(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&x| x.max(1e-300).ln()).collect()
+}
+
+/// Squared Pearson correlation of ln(x) and ln(y) (0 where either is
+/// constant), from the columns' logarithms ([`ln_column`], computed once
+/// per column rather than once per pair).
+fn r2_log(lx: &[f64], ly: &[f64]) -> f64 {
+    let n = lx.len() as f64;
     let (mut sx, mut sy) = (0.0, 0.0);
-    for (&a, &b) in x.iter().zip(y) {
-        sx += lx(a);
-        sy += lx(b);
+    for (&a, &b) in lx.iter().zip(ly) {
+        sx += a;
+        sy += b;
     }
     let (mx, my) = (sx / n, sy / n);
     let (mut cxy, mut cxx, mut cyy) = (0.0, 0.0, 0.0);
-    for (&a, &b) in x.iter().zip(y) {
-        let (dx, dy) = (lx(a) - mx, lx(b) - my);
+    for (&a, &b) in lx.iter().zip(ly) {
+        let (dx, dy) = (a - mx, b - my);
         cxy += dx * dy;
         cxx += dx * dx;
         cyy += dy * dy;
@@ -417,9 +423,17 @@ pub fn monte_carlo(p: &Point, s: &Spreads, n: usize, seed: u64, power: Option<Po
         }
     }
     let mut sens = BTreeMap::new();
+    // logarithms of the columns some share needs, once each
+    let ln_in: Vec<Option<Vec<f64>>> = (0..N_IN).into_par_iter().map(|i| varied[i].then(|| ln_column(&inputs[i]))).collect();
+    let ln_out: Vec<Option<Vec<f64>>> = (0..N_OUT).into_par_iter().map(|o| present[o].then(|| ln_column(&outs[o]))).collect();
     let shares: Vec<[f64; N_IN]> = (0..N_OUT)
         .into_par_iter()
-        .map(|o| std::array::from_fn(|i| if varied[i] && present[o] && DEPENDS[o][i] { r2_log(&inputs[i], &outs[o]) } else { 0.0 }))
+        .map(|o| {
+            std::array::from_fn(|i| match (&ln_in[i], &ln_out[o]) {
+                (Some(x), Some(y)) if DEPENDS[o][i] => r2_log(x, y),
+                _ => 0.0,
+            })
+        })
         .collect();
     for o in 0..N_OUT {
         if !present[o] {

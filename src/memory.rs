@@ -101,16 +101,24 @@ pub struct MemoryBreakdown {
 #[must_use]
 pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
     let p = spec.params();
-    let layers = spec.total_layers().max(1) as f64;
-    let mut body = p.total - p.embedding - if spec.tied_embeddings { 0.0 } else { spec.vocab as f64 * spec.hidden as f64 };
+    let body = p.total - p.embedding - if spec.tied_embeddings { 0.0 } else { spec.vocab as f64 * spec.hidden as f64 };
     // expert weights are split across expert-parallel ranks
-    if let Some(m) = &spec.moe {
-        let f = m.expert_ffn_hidden as f64;
-        let expert = spec.activation.ffn_matrices() * spec.hidden as f64 * f * f64::from(m.experts) * spec.moe_layers() as f64;
-        body = body - expert + expert / plan.ep as f64;
-    }
-    let per_stage = body * (layers / plan.pp as f64).ceil() / layers;
+    let expert = expert_params(spec);
+    let per_stage = on_stage(body - expert + expert / plan.ep as f64, spec, plan);
     (per_stage + p.embedding) / plan.tp as f64
+}
+
+/// All experts' weights of the model (0 without MoE).
+fn expert_params(spec: &ModelSpec) -> f64 {
+    spec.moe
+        .as_ref()
+        .map_or(0.0, |m| spec.activation.ffn_matrices() * spec.hidden as f64 * m.expert_ffn_hidden as f64 * f64::from(m.experts) * spec.moe_layers() as f64)
+}
+
+/// The share of `x` (spread over all layers) on the most loaded pipeline stage.
+fn on_stage(x: f64, spec: &ModelSpec, plan: &Plan) -> f64 {
+    let layers = spec.total_layers().max(1) as f64;
+    x * (layers / plan.pp as f64).ceil() / layers
 }
 
 /// Of [`params_on_device`], the expert weights: replicated over only
@@ -118,11 +126,7 @@ pub fn params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
 /// shards their states that many ways.
 #[must_use]
 pub fn expert_params_on_device(spec: &ModelSpec, plan: &Plan) -> f64 {
-    let Some(m) = &spec.moe else { return 0.0 };
-    let layers = spec.total_layers().max(1) as f64;
-    let f = m.expert_ffn_hidden as f64;
-    let expert = spec.activation.ffn_matrices() * spec.hidden as f64 * f * f64::from(m.experts) * spec.moe_layers() as f64;
-    expert / plan.ep as f64 * (layers / plan.pp as f64).ceil() / layers / plan.tp as f64
+    on_stage(expert_params(spec) / plan.ep as f64, spec, plan) / plan.tp as f64
 }
 
 /// Stored activation bytes of one layer and micro-batch (Korthikanti 2022

@@ -382,17 +382,17 @@ fn metric_of(c: &Case, sc: &Scenario, e: &Estimate) -> Result<(f64, f64), String
         let s = e.seq_len as f64;
         let base_step = 6.0 * n * batch * s / (g * peak * BASELINE_MFU);
         let formula = c.flops_formula.as_deref().and_then(|f| formula_flops(f, &sc.model, batch, s));
-        return match c.metric.as_str() {
-            "iteration_time_s" | "train_step_time_s" => Ok((step, base_step)),
-            "mfu" => match formula {
-                Some(f) => Ok((f / (step * g * peak), BASELINE_MFU)),
-                None => Ok((need(e.mfu, "MFU")?, BASELINE_MFU)),
-            },
-            _ => match formula {
-                Some(f) => Ok((f / (step * g) / 1e12, f / (base_step * g) / 1e12)),
-                None => Ok((need(e.hardware_tflops_per_gpu, "hardware TFLOP/s")?, BASELINE_MFU * e.peak_tflops_per_gpu)),
-            },
+        let predicted = match step_metric(c, formula, g, peak, step) {
+            Some(v) => v,
+            None if c.metric == "mfu" => need(e.mfu, "MFU")?,
+            None => need(e.hardware_tflops_per_gpu, "hardware TFLOP/s")?,
         };
+        let baseline = match c.metric.as_str() {
+            "iteration_time_s" | "train_step_time_s" => base_step,
+            "mfu" => BASELINE_MFU,
+            _ => formula.map_or(BASELINE_MFU * e.peak_tflops_per_gpu, |f| f / (base_step * g) / 1e12),
+        };
+        return Ok((predicted, baseline));
     }
     let d = e.tokens.ok_or("the estimate has no tokens")?;
     let base_wall_s = 6.0 * n * d / (g * peak * BASELINE_MFU);
@@ -432,14 +432,13 @@ fn summarise<'a>(rs: impl Iterator<Item = &'a CaseResult>) -> Option<GroupSummar
 
 /// A case's step metric from a step time (the estimate's own path for
 /// per-step cases, without the later stages).
-fn step_metric(c: &Case, sc: &Scenario, global_batch: f64, peak: f64, step: f64) -> Option<f64> {
-    let g = sc.gpus as f64;
-    let s = sc.seq_len as f64;
-    let formula = c.flops_formula.as_deref().and_then(|f| formula_flops(f, &sc.model, global_batch, s))?;
+/// `None` for an MFU or TFLOP/s case without a `flops_formula` (the
+/// estimate's own figure is used then).
+fn step_metric(c: &Case, formula: Option<f64>, gpus: f64, peak: f64, step: f64) -> Option<f64> {
     match c.metric.as_str() {
         "iteration_time_s" | "train_step_time_s" => Some(step),
-        "mfu" => Some(formula / (step * g * peak)),
-        "tflops_per_gpu" => Some(formula / (step * g) / 1e12),
+        "mfu" => formula.map(|f| f / (step * gpus * peak)),
+        "tflops_per_gpu" => formula.map(|f| f / (step * gpus) / 1e12),
         _ => None,
     }
 }
@@ -464,20 +463,25 @@ fn zero3_fit(ds: &Dataset) -> Result<Option<Zero3Fit>, String> {
         let comp = estimate::compute::run(&sc).map_err(|e| format!("{}: {e}", c.name))?;
         let step = comp.step.as_ref().ok_or_else(|| format!("{}: no plan", c.name))?;
         let gb = step.plan.global_batch as f64;
+        let formula = c.flops_formula.as_deref().and_then(|f| formula_flops(f, &sc.model, gb, sc.seq_len as f64));
         let peak = comp.machine.peak.value();
         let mut preds = Vec::with_capacity(grid.len());
         for &e in &grid {
             let network = crate::simulator::Network { zero3_efficiency: e, ..comp.machine.network };
             let sim = Simulator { device: comp.machine.device.as_ref(), network: &network, options: step.options };
             let t = sim.step(&step.workload).step_time_s;
-            preds.push(step_metric(c, &sc, gb, peak, t).ok_or_else(|| format!("{}: a zero3 fit case needs a per-step metric with a flops_formula", c.name))?);
+            preds.push(
+                step_metric(c, formula, sc.gpus as f64, peak, t)
+                    .ok_or_else(|| format!("{}: a zero3 fit case needs a per-step metric with a flops_formula", c.name))?,
+            );
         }
         rows.push((c, preds));
     }
     let err = |published: f64, p: f64| (p - published) / published * 100.0;
+    // the grid point of least summed |error| over the cases other than `skip`
     let best = |skip: Option<usize>| -> usize {
         let mape = |gi: usize| rows.iter().enumerate().filter(|(i, _)| Some(*i) != skip).map(|(_, (c, p))| err(c.published, p[gi]).abs()).sum::<f64>();
-        (0..grid.len()).fold(0, |b, gi| if mape(gi) < mape(b) { gi } else { b })
+        (0..grid.len()).map(|gi| (gi, mape(gi))).min_by(|a, b| a.1.total_cmp(&b.1)).map_or(0, |(gi, _)| gi)
     };
     let all = best(None);
     let mut loo = Vec::new();

@@ -168,6 +168,42 @@ impl<T: Clone> Cache<T> {
     }
 }
 
+/// A catalog entry: parsed from TOML, then given its id and validated.
+trait Entry: DeserializeOwned {
+    fn set_id(&mut self, id: &str);
+    fn check(&self, file: &str) -> Result<(), CatalogError>;
+}
+
+macro_rules! entry {
+    ($($t:ty),*) => {$(
+        impl Entry for $t {
+            fn set_id(&mut self, id: &str) {
+                self.id = id.to_string();
+            }
+            fn check(&self, file: &str) -> Result<(), CatalogError> {
+                self.validate(file)
+            }
+        }
+    )*};
+}
+entry!(Accelerator, System, Site, ModelSpec);
+
+/// Parses `text` of `file` as an entry with id `id`, and validates it.
+fn parse_entry<T: Entry>(file: &str, id: &str, text: &str) -> Result<T, CatalogError> {
+    let mut v: T = parse_toml(file, text)?;
+    v.set_id(id);
+    v.check(file)?;
+    Ok(v)
+}
+
+/// Loads an embedded entry of `kind` by id through its cache.
+fn load<T: Entry + Clone>(cache: &Cache<T>, kind: Kind, id: &str) -> Result<T, CatalogError> {
+    cache.get(id, || {
+        let (file, text) = raw(kind, id)?;
+        parse_entry(&file, id, text)
+    })
+}
+
 static ACCELERATORS: Cache<Accelerator> = Cache::new();
 static SYSTEMS: Cache<System> = Cache::new();
 static SITES: Cache<Site> = Cache::new();
@@ -178,13 +214,7 @@ static MODEL_SPECS: Cache<ModelSpec> = Cache::new();
 /// # Errors
 /// Unknown id (with a suggestion), malformed TOML, or a field out of range.
 pub fn accelerator(id: &str) -> Result<Accelerator, CatalogError> {
-    ACCELERATORS.get(id, || {
-        let (file, text) = raw(Kind::Accelerator, id)?;
-        let mut a: Accelerator = parse_toml(&file, text)?;
-        a.id = id.to_string();
-        a.validate(&file)?;
-        Ok(a)
-    })
+    load(&ACCELERATORS, Kind::Accelerator, id)
 }
 
 /// Loads and validates one system (node) by id.
@@ -192,13 +222,7 @@ pub fn accelerator(id: &str) -> Result<Accelerator, CatalogError> {
 /// # Errors
 /// Unknown id, malformed TOML, a field out of range, or an unknown accelerator.
 pub fn system(id: &str) -> Result<System, CatalogError> {
-    SYSTEMS.get(id, || {
-        let (file, text) = raw(Kind::System, id)?;
-        let mut s: System = parse_toml(&file, text)?;
-        s.id = id.to_string();
-        s.validate(&file)?;
-        Ok(s)
-    })
+    load(&SYSTEMS, Kind::System, id)
 }
 
 /// Loads and validates one site by id.
@@ -206,13 +230,7 @@ pub fn system(id: &str) -> Result<System, CatalogError> {
 /// # Errors
 /// Unknown id, malformed TOML, or a field out of range.
 pub fn site(id: &str) -> Result<Site, CatalogError> {
-    SITES.get(id, || {
-        let (file, text) = raw(Kind::Site, id)?;
-        let mut s: Site = parse_toml(&file, text)?;
-        s.id = id.to_string();
-        s.validate(&file)?;
-        Ok(s)
-    })
+    load(&SITES, Kind::Site, id)
 }
 
 /// Parses and validates a site from TOML text (not from the catalog): for
@@ -221,11 +239,7 @@ pub fn site(id: &str) -> Result<Site, CatalogError> {
 /// # Errors
 /// Malformed TOML, a missing field (e.g. `grid_basis`), or a field out of range.
 pub fn parse_site(id: &str, text: &str) -> Result<Site, CatalogError> {
-    let file = format!("{}/{id}.toml", Kind::Site.prefix());
-    let mut s: Site = parse_toml(&file, text)?;
-    s.id = id.to_string();
-    s.validate(&file)?;
-    Ok(s)
+    parse_entry(&format!("{}/{id}.toml", Kind::Site.prefix()), id, text)
 }
 
 /// Loads a model: a catalog id, a model TOML path, or a Hugging Face
@@ -256,13 +270,7 @@ pub fn model(id_or_path: &str) -> Result<ModelSpec, CatalogError> {
         m.validate(&file)?;
         return Ok(m);
     }
-    MODEL_SPECS.get(id_or_path, || {
-        let (file, text) = raw(Kind::Model, id_or_path)?;
-        let mut m: ModelSpec = parse_toml(&file, text)?;
-        m.id = id_or_path.to_string();
-        m.validate(&file)?;
-        Ok(m)
-    })
+    load(&MODEL_SPECS, Kind::Model, id_or_path)
 }
 
 /// Checks a `[field_sources]` table: every key is a field of the file, every

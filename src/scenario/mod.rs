@@ -294,6 +294,7 @@ impl ScenarioInput {
             ("--goodput", p.goodput, 0.0, 1.0, false),
             ("--failure-rate", p.failure_rate, 0.0, 1.0, true),
             ("--checkpoint-bandwidth", p.checkpoint_bandwidth, 0.0, 1e9, false),
+            // 0.01: the lower end of `validate`'s refit grid (below it a step is effectively infinite)
             ("--zero3-efficiency", p.zero3_efficiency, 0.01, 1.0, true),
             ("--pue", s.pue, 1.0, 3.0, true),
             ("--grid-intensity", s.grid_intensity, 0.0, 2000.0, true),

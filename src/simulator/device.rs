@@ -342,7 +342,8 @@ impl AnalyticDevice {
         let c = self.model.fp8_speedup;
         let s = c.at(flops);
         let Some(top) = self.fp8_top else { return s };
-        let (lo, hi) = (c.at(0.0), c.at(1e30));
+        // the curve's two ends (it is flat outside them)
+        let (lo, hi) = (c.0[0].1, c.0[c.0.len() - 1].1);
         if hi > lo {
             lo + (s - lo) * (top - lo) / (hi - lo)
         } else {
@@ -407,8 +408,8 @@ impl DeviceModel for AnalyticDevice {
             } else {
                 peak * self.gemm_efficiency(flops)
             }
-        } else if peak == self.peaks[dtype_index(Dtype::Bf16)] {
-            // 16-bit (BF16, or FP16 at the BF16 rate): the measured ceiling applies
+        } else if dtype == Dtype::Bf16 || (dtype == Dtype::Fp16 && peak == self.peaks[dtype_index(Dtype::Bf16)]) {
+            // BF16, or FP16 on the same engine (same peak): the measured ceiling applies
             peak * self.gemm_efficiency(flops)
         } else {
             // another matrix rate (TF32, FP32, FP64, FP16 on a separate

@@ -197,6 +197,11 @@ impl Network {
         }
     }
 
+    /// One GPU's share of its node's NICs when every GPU talks at once.
+    fn nic_per_gpu(&self) -> f64 {
+        (self.inter_bw / self.gpus_per_node as f64).min(self.intra_bw)
+    }
+
     /// Time of one of ZeRO-2/3's per-micro-batch collectives (parameter
     /// all-gather, gradient reduce-scatter) of `bytes` in the data group:
     /// inside a node the ring bound; across nodes each rank's share of the
@@ -210,8 +215,7 @@ impl Network {
         }
         let (n, _) = self.placement(Group::Data, l);
         let nf = n as f64;
-        let nic_per_gpu = (self.inter_bw / self.gpus_per_node as f64).min(self.intra_bw);
-        Seconds::new((nf - 1.0) / nf * bytes.value() / (nic_per_gpu * self.zero3_efficiency) + (nf - 1.0) * self.inter_latency)
+        Seconds::new((nf - 1.0) / nf * bytes.value() / (self.nic_per_gpu() * self.zero3_efficiency) + (nf - 1.0) * self.inter_latency)
     }
 
     /// Time of one collective of `bytes` in group `g`.
@@ -226,8 +230,7 @@ impl Network {
         let intra = k >= n;
         let node = self.gpus_per_node as f64;
         let (bw, alpha) = if intra { (self.intra_bw, self.intra_latency) } else { (self.intra_bw.min(self.inter_bw * k as f64 / node), self.inter_latency) };
-        // one GPU's share of its node's NICs when every GPU talks at once
-        let nic_per_gpu = (self.inter_bw / node).min(self.intra_bw);
+        let nic_per_gpu = self.nic_per_gpu();
         let t = match coll {
             Collective::AllReduce => 2.0 * (nf - 1.0) / nf * s / bw + 2.0 * nf.log2().ceil() * alpha,
             Collective::ReduceScatter | Collective::AllGather => (nf - 1.0) / nf * s / bw + (nf - 1.0) * alpha,

@@ -1,6 +1,6 @@
 //! Benchmark of `flopprint sweep` at scale.
 //!
-//! `cargo run --release --locked --bin bench_sweep` sweeps 10⁵ scenarios of
+//! `cargo bench --locked --bench bench_sweep` sweeps 10⁵ scenarios of
 //! Llama-2-70B on DGX H100 nodes (`--nodes 1..1000+1` x 100 prices per
 //! GPU-hour, `--mfu 0.4` so no simulation, `--samples 16`), builds the
 //! polars frame, and prints the wall time of each part and the thread count.
@@ -10,7 +10,8 @@ use flopprint::sweep;
 use std::time::Instant;
 
 fn main() {
-    let n_nodes: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    // `cargo bench` passes `--bench`; the node count is the first numeric argument
+    let n_nodes: u64 = std::env::args().skip(1).find_map(|s| s.parse().ok()).unwrap_or(1000);
     let prices: Vec<String> = (0..100).map(|k| format!("{:.2}", 1.0 + 0.05 * f64::from(k))).collect();
     let axes = vec![("nodes", format!("1..{n_nodes}+1")), ("price_per_gpu_hour", prices.join(","))];
     let mut flags = ScenarioInput::default();

@@ -1,6 +1,6 @@
 //! Benchmark of the plan search and of one simulated estimate.
 //!
-//! `cargo run --release --locked --bin bench_plan` searches MT-NLG 530B on
+//! `cargo bench --locked --bench bench_plan` searches MT-NLG 530B on
 //! 5,128 A100-80GB (641 DGX nodes), global batch 2,520, fp16 — the example
 //! of Calculon's README (Isaev et al. 2023; 63.6–72 s on this 2-core
 //! machine) — and prints configurations per second and wall time, then

@@ -1,6 +1,6 @@
 //! Benchmark of the uncertainty stage at scale.
 //!
-//! `cargo run --release --locked --bin bench_uncertainty` runs one whole
+//! `cargo bench --locked --bench bench_uncertainty` runs one whole
 //! estimate of the built-in default scenario (catalog load, plan search,
 //! simulation, power, footprint) with `--samples 100000`, and the Monte
 //! Carlo alone, and prints the wall time and thread count. Target: 10⁵

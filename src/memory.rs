@@ -16,7 +16,12 @@
 //!   parallelism divides all but 10·sbh by t; sequence parallelism divides
 //!   those too; selective recomputation drops the 5·a·s²·b term; full
 //!   recomputation keeps only each layer's 2·sbh input. The MLP term is
-//!   generalised to FFN width and gated units (2 + ffn/h·(4 or 6) + 1).
+//!   generalised to FFN width and gated units (2 + ffn/h·(4 or 6) + 1), the
+//!   attention term to grouped-query attention (K and V `kv_heads/heads` as
+//!   wide: 6 + 4·kv/heads + 1), and a model that trains without dropout
+//!   (`dropout = 0`, e.g. LLaMA) stores no masks: 1·sbh less in each of the
+//!   attention and MLP terms, and a core of 2·a·s²·b (the softmax output)
+//!   instead of 5. GPT-3-style models (MHA, dropout) keep Korthikanti's 34.
 //! * 1F1B keeps `p` micro-batches in flight on the first stage, so it holds
 //!   the activations of `L/p x p = L` layers; interleaving by `v` multiplies
 //!   this by `1 + (p−1)/(p·v)` for `v > 1` (Korthikanti 2022 §4.2.3).
@@ -159,7 +164,15 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, 
         Some(m) => m.expert_ffn_hidden as f64 * f64::from(m.top_k + m.shared_experts),
         None => spec.ffn_hidden as f64,
     };
-    let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + 1.0;
+    // dropout masks: one byte per element (Korthikanti §4.1), only where the
+    // model trains with dropout (LLaMA-family models do not)
+    let d = if spec.has_dropout() { 1.0 } else { 0.0 };
+    let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + d;
+    // attention block (Korthikanti §4.1: QKV input 2, Q 2, K 2, V 2, output
+    // projection input 2, dropout mask 1 = 11·sbh): with grouped-query
+    // attention K and V are kv_heads/heads as wide (MLA: counted as MHA)
+    let kv = if spec.mla.is_some() { 1.0 } else { (spec.kv_heads() * spec.head_dim()) as f64 / h };
+    let attn = 6.0 + 4.0 * kv + d;
     let sbh = s * b * h;
     // the coefficients are bytes at 2 bytes/element (16-bit activations)
     let scale = activation_dtype_bytes(plan.dtype) / 2.0;
@@ -167,11 +180,13 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, 
         let input = 2.0 * sbh * scale;
         return if plan.sp { input / t } else { input };
     }
-    let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { 5.0 * a * s * keys * b };
+    // softmax output 2·as²b, plus with dropout its mask as²b and output 2·as²b
+    let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { (2.0 + 3.0 * d) * a * s * keys * b };
     // parts replicated across TP ranks without SP: layernorm inputs (4sbh),
-    // attention and MLP dropout masks/inputs (Korthikanti Table 2: 10sbh)
-    let replicated = 10.0 * sbh;
-    let shardable = (11.0 + mlp + 4.0) * sbh - replicated + attn_core;
+    // the QKV and MLP inputs (4sbh) and the two dropout masks (Korthikanti
+    // Table 2: 10sbh)
+    let replicated = (8.0 + 2.0 * d) * sbh;
+    let shardable = (attn + mlp + 4.0) * sbh - replicated + attn_core;
     (if plan.sp { (replicated + shardable) / t } else { replicated + shardable / t }) * scale
 }
 
@@ -322,5 +337,44 @@ mod tests {
         let q = plan(8, 64, 1);
         let want = (expert * 12.0 / 8.0 + dense * 12.0 / 64.0) / 1024f64.powi(3);
         assert!((optim(&q) - want).abs() / want < 1e-9);
+    }
+
+    /// Korthikanti's 34·sbh per layer (TP + SP, FlashAttention, no
+    /// recomputation: divided by t) holds for a GPT-3-style model (MHA,
+    /// dropout unknown); LLaMA 3.1 405B (GQA 8 of 128 heads, SwiGLU of
+    /// width 3.25h, no dropout) stores 2 + 2 + 4/16 + 2 (attention) +
+    /// 2 + 6·3.25 (MLP) + 4 (norms) = 31.75·sbh, and with dropout it would
+    /// store 2 more (the two masks).
+    #[test]
+    fn activation_count_follows_dropout_and_grouped_query_attention() {
+        let plan = Plan {
+            tp: 8,
+            cp: 1,
+            pp: 16,
+            dp: 64,
+            interleave: 1,
+            sp: true,
+            ep: 1,
+            zero: 1,
+            recompute: Recompute::None,
+            micro_batch: 1,
+            global_batch: 64,
+            dtype: Dtype::Bf16,
+        };
+        let per_sbh = |spec: &ModelSpec, s: u64| activation_bytes_per_layer_with(spec, &plan, s, true, true) / (s as f64 * spec.hidden as f64 / 8.0);
+        let gpt = crate::catalog::model("gpt3-175b").unwrap();
+        assert!(gpt.dropout.is_none() && gpt.has_dropout());
+        assert!((per_sbh(&gpt, 2048) - 34.0).abs() < 1e-9, "{}", per_sbh(&gpt, 2048));
+        let mut llama = crate::catalog::model("llama3.1-405b").unwrap();
+        assert_eq!(llama.dropout, Some(0.0));
+        assert!((per_sbh(&llama, 8192) - 31.75).abs() < 1e-9, "{}", per_sbh(&llama, 8192));
+        llama.dropout = Some(0.1);
+        assert!((per_sbh(&llama, 8192) - 33.75).abs() < 1e-9, "{}", per_sbh(&llama, 8192));
+        // unfused attention without dropout keeps the softmax output only:
+        // 2·a·s²·b instead of 5·a·s²·b
+        llama.dropout = Some(0.0);
+        let unfused = activation_bytes_per_layer_with(&llama, &plan, 8192, true, false) - activation_bytes_per_layer_with(&llama, &plan, 8192, true, true);
+        let want = 2.0 * 128.0 * 8192f64.powi(2) / 8.0;
+        assert!((unfused - want).abs() / want < 1e-12, "{unfused} vs {want}");
     }
 }

@@ -87,11 +87,14 @@ impl Constraints {
     /// 2. pipeline parallelism only when the model does not fit: the
     ///    smallest PP with a feasible plan is used (takeaway #2: PP across
     ///    nodes to scale to larger models), where a plan that recomputes
-    ///    whole layers counts only when no plan with selective or no
-    ///    recomputation fits at any PP (Korthikanti et al. 2022, Table 4: full
-    ///    recomputation adds 39 % to a 22B layer's forward and backward
-    ///    time, selective recomputation with SP 4 %; full recomputation is
-    ///    the fallback when memory leaves no other choice);
+    ///    whole layers is the fallback (Korthikanti et al. 2022, Table 4:
+    ///    full recomputation adds 39 % to a 22B layer's forward and backward
+    ///    time, selective recomputation with SP 4 %): at a given PP it
+    ///    counts only when nothing else fits; with PP searched, the
+    ///    smallest PP with full recomputation is kept instead of the
+    ///    smallest PP without it only where it is faster (a pipeline made
+    ///    deep enough to avoid recomputation, with few micro-batches, can
+    ///    lose more to its bubble, `(p−1)/m`, than recomputation costs);
     /// 3. the distributed optimizer (ZeRO-1) whenever DP > 1, never ZeRO-2/3
     ///    (Megatron-core `--use-distributed-optimizer`, on in every NeMo
     ///    recipe);
@@ -481,15 +484,35 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             }
         }
     }
-    if c.framework_rules && c.recompute.is_none() && total.top.iter().any(|x| x.plan.recompute != Recompute::Full) {
-        // full recomputation only when nothing else fits (rule 2)
-        total.top.retain(|x| x.plan.recompute != Recompute::Full);
-    }
-    if c.framework_rules && c.pp.is_none() {
-        // the smallest PP with a feasible plan (tallies keep each outer
-        // point's best, so every feasible PP is represented)
-        if let Some(min_pp) = total.top.iter().map(|x| x.plan.pp).min() {
-            total.top.retain(|x| x.plan.pp == min_pp);
+    if c.framework_rules {
+        // rule 2 (tallies keep each outer point's best, so every feasible PP
+        // and recompute choice is represented)
+        let min_pp = |v: &[Candidate], full: bool| v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full).map(|x| x.plan.pp).min();
+        let fastest = |v: &[Candidate], full: bool, pp: u64| {
+            v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full && x.plan.pp == pp).map(Candidate::time_per_sample).fold(f64::INFINITY, f64::min)
+        };
+        let keep_full = match (c.recompute.is_none(), c.pp.is_none()) {
+            // PP fixed: full recomputation only when nothing else fits
+            (true, false) => Some(!total.top.iter().any(|x| x.plan.recompute != Recompute::Full)),
+            // PP searched: the smallest PP without full recomputation, or
+            // the smallest PP with it where that is faster (a deep pipeline
+            // with few micro-batches can lose more to its bubble than
+            // recomputation costs)
+            (true, true) => match (min_pp(&total.top, false), min_pp(&total.top, true)) {
+                (Some(a), Some(b)) => Some(fastest(&total.top, true, b) < fastest(&total.top, false, a)),
+                (None, Some(_)) => Some(true),
+                _ => Some(false),
+            },
+            (false, _) => None,
+        };
+        if let Some(full) = keep_full {
+            total.top.retain(|x| (x.plan.recompute == Recompute::Full) == full);
+        }
+        if c.pp.is_none() {
+            // the smallest PP with a feasible plan
+            if let Some(min_pp) = total.top.iter().map(|x| x.plan.pp).min() {
+                total.top.retain(|x| x.plan.pp == min_pp);
+            }
         }
     }
     total.top.sort_by(|a, b| a.time_per_sample().total_cmp(&b.time_per_sample()));

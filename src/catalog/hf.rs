@@ -42,10 +42,40 @@ impl Cfg<'_> {
     fn str(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| self.v.get(*k).and_then(Value::as_str))
     }
+    /// The largest of the probabilities under `keys` that are present
+    /// (None when none is).
+    fn max_prob(&self, keys: &[&str]) -> Result<Option<f64>, CatalogError> {
+        let mut out: Option<f64> = None;
+        for k in keys {
+            match self.v.get(*k) {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(x) if (0.0..1.0).contains(&x) => out = Some(out.map_or(x, |o| o.max(x))),
+                    _ => return Err(CatalogError::invalid(self.file, k, format!("{n} must be a probability in [0, 1)"))),
+                },
+                Some(other) => return Err(CatalogError::invalid(self.file, k, format!("expected a number, found {other}"))),
+            }
+        }
+        Ok(out)
+    }
     fn bool(&self, key: &str) -> Option<bool> {
         self.v.get(key).and_then(Value::as_bool)
     }
 }
+
+/// Dropout probabilities in the config.json families supported.
+const DROPOUT_KEYS: &[&str] = &[
+    "resid_pdrop",
+    "attn_pdrop",
+    "embd_pdrop",
+    "hidden_dropout",
+    "attention_dropout",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "dropout",
+    "activation_dropout",
+    "dropout_rate",
+];
 
 /// The largest integer a config.json field may hold (2^40).
 const MAX_CONFIG_INT: u64 = 1 << 40;
@@ -102,6 +132,9 @@ pub fn from_hf_config(file: &str, text: &str) -> Result<ModelSpec, CatalogError>
         extra_params: None,
         moe: None,
         mla: None,
+        // the dropouts the config declares (GPT-2 `resid_pdrop`…, BERT
+        // `hidden_dropout_prob`…, LLaMA `attention_dropout`, T5 `dropout_rate`)
+        dropout: c.max_prob(DROPOUT_KEYS)?,
         training: None,
         field_sources: BTreeMap::new(),
         from_hf_config: true,

@@ -132,6 +132,10 @@ pub struct ModelSpec {
     pub extra_params: Option<f64>,
     pub moe: Option<Moe>,
     pub mla: Option<Mla>,
+    /// Dropout probability in training (hidden and attention). Absent:
+    /// unknown, and the memory model counts the dropout masks, as
+    /// Korthikanti et al. 2022 do for GPT (Megatron's default 0.1).
+    pub dropout: Option<f64>,
     pub training: Option<TrainingRun>,
     #[serde(default)]
     pub field_sources: BTreeMap<String, String>,
@@ -171,6 +175,7 @@ const FIELDS: &[&str] = &[
     "extra_params",
     "moe",
     "mla",
+    "dropout",
     "training",
 ];
 
@@ -237,9 +242,19 @@ impl ModelSpec {
         if let Some(p) = self.params_published {
             check_pos(file, "params_published", p, 1e15)?;
         }
+        if let Some(d) = self.dropout {
+            if !(0.0..1.0).contains(&d) {
+                return Err(CatalogError::invalid(file, "dropout", format!("{d} must be a probability in [0, 1)")));
+            }
+        }
         validate_field_sources(file, &self.field_sources, FIELDS)
     }
 
+    /// Whether training stores dropout masks (unknown counts as yes).
+    #[must_use]
+    pub fn has_dropout(&self) -> bool {
+        self.dropout.is_none_or(|d| d > 0.0)
+    }
     #[must_use]
     pub fn kv_heads(&self) -> u64 {
         self.kv_heads.unwrap_or(self.heads)

@@ -137,7 +137,7 @@ pub fn plan_assumptions(s: &PlannedStep) -> String {
         AttentionKernel::Unfused => "unfused attention (scores in HBM)",
     };
     let chosen = match s.chosen_by {
-        ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits, full recomputation only when nothing else fits, distributed optimizer ZeRO-1, SP with TP)",
+        ChosenBy::Auto => "chosen by framework rules (TP inside a node, the smallest PP that fits without full recomputation, or a smaller PP with it where that is faster, distributed optimizer ZeRO-1, SP with TP)",
         ChosenBy::AutoMesh => {
             "chosen by TPU mesh rules (model parallelism across the ICI mesh, no pipeline, full recomputation only when nothing else fits, ZeRO-1 else fully sharded weights)"
         }

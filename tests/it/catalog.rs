@@ -181,6 +181,19 @@ fn hugging_face_configs_load() {
         let got = m.params().total;
         assert!((got - want).abs() / want < 0.02, "{f}: {got:.4e} vs {want:.4e}");
     }
+    // dropout, the largest of the probabilities the config declares (the
+    // memory model stores masks unless it is 0; absent = unknown)
+    let dropout = |f: &str| catalog::model(dir.join(f).to_str().unwrap()).unwrap().dropout;
+    assert_eq!(dropout("mixtral-8x7b.json"), Some(0.0));
+    assert_eq!(dropout("llama-2-7b.json"), None);
+    assert_eq!(dropout("bert-base-uncased.json"), Some(0.1));
+    assert_eq!(dropout("t5-small.json"), Some(0.1));
+    let bad = tempfile::tempdir().unwrap();
+    let cfg = std::fs::read_to_string(dir.join("mixtral-8x7b.json")).unwrap().replace("\"attention_dropout\": 0.0", "\"attention_dropout\": 1.5");
+    let path = bad.path().join("config.json");
+    std::fs::write(&path, cfg).unwrap();
+    let err = catalog::model(path.to_str().unwrap()).unwrap_err().to_string();
+    assert!(err.contains("attention_dropout") && err.contains("probability"), "{err}");
 }
 
 /// Every site states the basis of its grid figure, and a life-cycle figure

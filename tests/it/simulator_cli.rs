@@ -125,6 +125,25 @@ fn gpt3_175b_on_1024_a100_auto_plan_mfu_is_realistic() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("realistic overlap"));
 }
 
+/// Rule 2 with PP searched: Llama 3.1 405B on 16,384 H100 fits without
+/// recomputation only at a deep pipeline with few micro-batches per stage;
+/// the automatic plan takes the smallest PP with full recomputation
+/// instead where that is faster, and never a slower plan than the
+/// no-full-recomputation one.
+#[test]
+fn auto_plan_weighs_full_recomputation_against_a_deeper_pipeline() {
+    let base = ["--model", "llama3.1-405b", "--system", "dgx-h100", "--gpus", "16384", "--tokens", "15.6T"];
+    let auto = estimate_json(&base);
+    let mut no_full = base.to_vec();
+    no_full.extend(["--recompute", "selective"]);
+    let sel = estimate_json(&no_full);
+    let (t_auto, t_sel) = (auto["step_time_s"].as_f64().unwrap(), sel["step_time_s"].as_f64().unwrap());
+    println!("auto {} {t_auto:.2} s; selective {} {t_sel:.2} s", auto["plan"], sel["plan"]);
+    assert!(t_auto <= t_sel, "{t_auto} > {t_sel}");
+    assert_eq!(auto["plan"]["recompute"], "full");
+    assert!(auto["plan"]["pp"].as_u64().unwrap() < sel["plan"]["pp"].as_u64().unwrap());
+}
+
 /// On a TPU slice the automatic plan follows the mesh rules: model
 /// parallelism beyond the 4-chip host over ICI, no pipeline (PaLM §4),
 /// weights sharded when nothing else fits; `--pp` still wins.

@@ -76,8 +76,11 @@ fn a_bad_dataset_is_a_clear_error() {
 /// Llama 3.1's 2 TB/s checkpoint storage: energy 34.3 over 1 case,
 /// gpu_hours 37.0 over 9, mfu 34.6 over 5 (the Llama 3 FSDP rows priced as
 /// ZeRO-3), step_time 8.2 over 13 (MegaScale's four Megatron-LM rows added:
-/// -4 to -16 %), throughput 6.6 over 10; plus a small margin.
-const BOUNDS: &[(&str, f64)] = &[("energy", 36.0), ("gpu_hours", 39.0), ("mfu", 36.0), ("step_time", 9.0), ("throughput", 8.0)];
+/// -4 to -16 %), throughput 6.6 over 10; plus a small margin. Fourth
+/// session: the Llama 3 rows run as ZeRO-2 (Meta's FSDP without
+/// reshard-after-forward) and fit without recomputation once activations
+/// follow dropout and GQA: mfu 24.0.
+const BOUNDS: &[(&str, f64)] = &[("energy", 36.0), ("gpu_hours", 39.0), ("mfu", 26.0), ("step_time", 9.0), ("throughput", 8.0)];
 /// ZeRO-3 leave-one-out error, measured 11.5 %.
 const ZERO3_LOO_BOUND: f64 = 13.0;
 /// Fit residual on Korthikanti 2022 Table 5, measured 2.5 %.

@@ -18,7 +18,9 @@
 //!   recomputation keeps only each layer's 2·sbh input. The MLP term is
 //!   generalised to FFN width and gated units (2 + ffn/h·(4 or 6) + 1), the
 //!   attention term to grouped-query attention (K and V `kv_heads/heads` as
-//!   wide: 6 + 4·kv/heads + 1), and a model that trains without dropout
+//!   wide: 6 + 4·kv/heads + 1; Q and the projection input at their own
+//!   width where heads·head_dim ≠ h; MLA at its Q/K/V widths and latents),
+//!   and a model that trains without dropout
 //!   (`dropout = 0`, e.g. LLaMA) stores no masks: 1·sbh less in each of the
 //!   attention and MLP terms, and a core of 2·a·s²·b (the softmax output)
 //!   instead of 5. GPT-3-style models (MHA, dropout) keep Korthikanti's 34.
@@ -169,10 +171,25 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, 
     let d = if spec.has_dropout() { 1.0 } else { 0.0 };
     let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + d;
     // attention block (Korthikanti §4.1: QKV input 2, Q 2, K 2, V 2, output
-    // projection input 2, dropout mask 1 = 11·sbh): with grouped-query
-    // attention K and V are kv_heads/heads as wide (MLA: counted as MHA)
-    let kv = if spec.mla.is_some() { 1.0 } else { (spec.kv_heads() * spec.head_dim()) as f64 / h };
-    let attn = 6.0 + 4.0 * kv + d;
+    // projection input 2, dropout mask 1 = 11·sbh), each tensor at its own
+    // width relative to h: Q and the output projection's input heads·head_dim,
+    // K and V kv_heads·head_dim (grouped-query attention); a TP rank holds at
+    // least one KV head, so with kv_heads < t the KV heads are replicated
+    // (Megatron-LM). MLA (DeepSeek-V2/V3): Q and K at heads·(nope + rope),
+    // V and the output input at heads·v_head_dim, plus the two latents that
+    // feed the up-projections (q_lora_rank, kv_lora_rank + rope).
+    let a_f = spec.heads as f64;
+    let attn = if let Some(m) = &spec.mla {
+        let qk = a_f * (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64 / h;
+        let v = a_f * m.v_head_dim as f64 / h;
+        let latents = (m.q_lora_rank.unwrap_or(0) + m.kv_lora_rank + m.qk_rope_head_dim) as f64 / h;
+        2.0 + 2.0 * qk + 2.0 * qk + 2.0 * v + 2.0 * v + 2.0 * latents + d
+    } else {
+        let q = a_f * spec.head_dim() as f64 / h;
+        let kv_heads = spec.kv_heads() as f64;
+        let kv = kv_heads.max(t.min(a_f)) * spec.head_dim() as f64 / h;
+        2.0 + 2.0 * q + 4.0 * kv + 2.0 * q + d
+    };
     let sbh = s * b * h;
     // the coefficients are bytes at 2 bytes/element (16-bit activations)
     let scale = activation_dtype_bytes(plan.dtype) / 2.0;
@@ -370,6 +387,15 @@ mod tests {
         assert!((per_sbh(&llama, 8192) - 31.75).abs() < 1e-9, "{}", per_sbh(&llama, 8192));
         llama.dropout = Some(0.1);
         assert!((per_sbh(&llama, 8192) - 33.75).abs() < 1e-9, "{}", per_sbh(&llama, 8192));
+        // a KV head per TP rank at least: MQA on TP 8 stores what 8 KV heads do
+        let mut mqa = llama.clone();
+        mqa.kv_heads = Some(1);
+        assert!((per_sbh(&mqa, 8192) - per_sbh(&llama, 8192)).abs() < 1e-9);
+        // Q and the projection input at their own width: head_dim doubled
+        // makes Q, K, V and the projection input 2h wide, 2 + 4 + 8 + 4 + 1
+        let mut wide = gpt.clone();
+        wide.head_dim = Some(2 * gpt.hidden / gpt.heads);
+        assert!((per_sbh(&wide, 2048) - (34.0 + 8.0)).abs() < 1e-9, "{}", per_sbh(&wide, 2048));
         // unfused attention without dropout keeps the softmax output only:
         // 2·a·s²·b instead of 5·a·s²·b
         llama.dropout = Some(0.0);

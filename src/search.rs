@@ -485,8 +485,10 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         }
     }
     if c.framework_rules {
-        // rule 2 (tallies keep each outer point's best, so every feasible PP
-        // and recompute choice is represented)
+        // rule 2 (tallies keep each outer point's best plan, so every
+        // feasible PP is represented; within a point a non-full plan slower
+        // than a full one may not be, which the comparison below tolerates:
+        // full recomputation wins only at a strictly smaller PP)
         let min_pp = |v: &[Candidate], full: bool| v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full).map(|x| x.plan.pp).min();
         let fastest = |v: &[Candidate], full: bool, pp: u64| {
             v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full && x.plan.pp == pp).map(Candidate::time_per_sample).fold(f64::INFINITY, f64::min)
@@ -499,7 +501,7 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
             // with few micro-batches can lose more to its bubble than
             // recomputation costs)
             (true, true) => match (min_pp(&total.top, false), min_pp(&total.top, true)) {
-                (Some(a), Some(b)) => Some(fastest(&total.top, true, b) < fastest(&total.top, false, a)),
+                (Some(a), Some(b)) => Some(b < a && fastest(&total.top, true, b) < fastest(&total.top, false, a)),
                 (None, Some(_)) => Some(true),
                 _ => Some(false),
             },

@@ -208,6 +208,10 @@ pub fn from_hf_config(file: &str, text: &str) -> Result<ModelSpec, CatalogError>
             spec.layers = c.u64(layers_keys)?;
             spec.ffn_hidden = c.u64(&["intermediate_size"])?;
             spec.kv_heads = c.opt_u64(&["num_key_value_heads"])?;
+            // the LLaMA architecture has no dropout but attention_dropout,
+            // whose default in transformers' LlamaConfig / MistralConfig /
+            // MixtralConfig / Qwen2Config is 0.0 (older configs omit the key)
+            spec.dropout = spec.dropout.or(Some(0.0));
             spec.activation = activation_of(act.or(Some("silu")), true);
             spec.norm = Norm::Rmsnorm;
             spec.bias = c.bool("attention_bias").unwrap_or(false);

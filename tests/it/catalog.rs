@@ -185,7 +185,9 @@ fn hugging_face_configs_load() {
     // memory model stores masks unless it is 0; absent = unknown)
     let dropout = |f: &str| catalog::model(dir.join(f).to_str().unwrap()).unwrap().dropout;
     assert_eq!(dropout("mixtral-8x7b.json"), Some(0.0));
-    assert_eq!(dropout("llama-2-7b.json"), None);
+    // a LLaMA-family config without the key: transformers' default 0.0
+    assert_eq!(dropout("llama-2-7b.json"), Some(0.0));
+    assert_eq!(dropout("gpt-neox-20b.json"), None);
     assert_eq!(dropout("bert-base-uncased.json"), Some(0.1));
     assert_eq!(dropout("t5-small.json"), Some(0.1));
     let bad = tempfile::tempdir().unwrap();

@@ -83,7 +83,10 @@ impl Family {
 #[derive(Debug, Clone, Copy)]
 pub struct FamilyModel {
     pub family: Family,
-    /// Multiplies [`GEMM_SHAPE`] (16-bit GEMMs).
+    /// GEMM efficiency by FLOPs relative to its top ([`GEMM_SHAPE`], or
+    /// [`HOPPER_GEMM_SHAPE`] measured on Hopper).
+    pub gemm_shape: Curve,
+    /// Multiplies the shape (16-bit GEMMs).
     pub gemm_scale: f64,
     /// Achieved FP8 / 16-bit GEMM throughput by GEMM FLOPs (1 = no FP8
     /// speed-up); applied on the 16-bit rate, capped by the FP8 peak.
@@ -174,12 +177,21 @@ impl FamilyModel {
     #[must_use]
     pub fn of(family: Family) -> Self {
         match family {
-            Family::Hopper => Self { family, gemm_scale: HOPPER_GEMM_SCALE, fp8_speedup: HOPPER_FP8_SPEEDUP, attn_fwd: FA3_FWD, attn_bwd: FA3_BWD },
+            Family::Hopper => Self {
+                family,
+                gemm_shape: HOPPER_GEMM_SHAPE,
+                gemm_scale: HOPPER_GEMM_SCALE,
+                fp8_speedup: HOPPER_FP8_SPEEDUP,
+                attn_fwd: FA3_FWD,
+                attn_bwd: FA3_BWD,
+            },
             // B200: FA3-class kernels and the Hopper FP8 ratio (no
             // Blackwell attention or FP8-vs-BF16 GEMM figures were read)
-            Family::Blackwell => Self { family, gemm_scale: BLACKWELL_GEMM_SCALE, fp8_speedup: HOPPER_FP8_SPEEDUP, attn_fwd: FA3_FWD, attn_bwd: FA3_BWD },
+            Family::Blackwell => {
+                Self { family, gemm_shape: GEMM_SHAPE, gemm_scale: BLACKWELL_GEMM_SCALE, fp8_speedup: HOPPER_FP8_SPEEDUP, attn_fwd: FA3_FWD, attn_bwd: FA3_BWD }
+            }
             Family::Ampere | Family::Other => {
-                Self { family, gemm_scale: GEMM_EFFICIENCY_SCALE, fp8_speedup: NO_FP8_SPEEDUP, attn_fwd: FA2_FWD, attn_bwd: FA2_BWD }
+                Self { family, gemm_shape: GEMM_SHAPE, gemm_scale: GEMM_EFFICIENCY_SCALE, fp8_speedup: NO_FP8_SPEEDUP, attn_fwd: FA2_FWD, attn_bwd: FA2_BWD }
             }
         }
     }
@@ -227,6 +239,37 @@ impl Curve {
 /// 0.60, ≥16 GFLOP 0.90, ≥128 GFLOP 0.95; 0.10 below). Points sit at the
 /// thresholds; the 0.10 floor is placed at 16 MFLOP.
 pub const GEMM_SHAPE: Curve = Curve(&[(16e6, 0.10), (1e9, 0.60), (16e9, 0.90), (128e9, 0.95)]);
+
+/// Hopper's GEMM efficiency by FLOPs, with the top of [`GEMM_SHAPE`] (0.95)
+/// so that the level stays the A100 fit carried to the measured ceiling
+/// (MAMF) and only the fall-off with size is Hopper's own. Source: OpenXLA
+/// `xla/service/gpu/model/matmul_interpolator_data.h`, `sm_90` table, commit
+/// 71feeddf7cc3c9c7878eee18ea43c983631e6e84 (2025-10-21; Apache-2.0):
+/// 375 BF16 GEMMs (batch 1/2/4 x M, N, K in 256..4096) on an H100-class
+/// part (BF16 max 814 of 989 TFLOP/s), each the median CUPTI kernel time of
+/// XLA's autotuned cuBLAS/Triton kernel. Points: the median efficiency of
+/// each power-of-two FLOP bin (2·b·m·n·k) at the bin's geometric centre,
+/// times 0.95 / 0.810 (0.810 = the median of the largest bin, 256–550
+/// GFLOP): 0.35 GFLOP 0.044, 0.71 0.083, 1.4 0.144, 2.8 0.234, 5.7 0.350,
+/// 11 0.479, 23 0.608, 45 0.730, 91 0.732, 181 0.779, 392 0.810 of peak.
+/// Calculon's A100 curve reaches 0.90/0.95 of its top at 16 GFLOP; Hopper
+/// measures 0.75 of its top at 23 GFLOP: its larger, faster SM array needs
+/// larger GEMMs to fill. The table includes wave quantization, which the
+/// simulator also applies per shape (≤ 3 % at the sizes where the two
+/// meet, 4096³ on 132 SMs).
+pub const HOPPER_GEMM_SHAPE: Curve = Curve(&[
+    (0.354e9, 0.044 * 0.95 / 0.810),
+    (0.707e9, 0.083 * 0.95 / 0.810),
+    (1.41e9, 0.144 * 0.95 / 0.810),
+    (2.83e9, 0.234 * 0.95 / 0.810),
+    (5.66e9, 0.350 * 0.95 / 0.810),
+    (11.3e9, 0.479 * 0.95 / 0.810),
+    (22.6e9, 0.608 * 0.95 / 0.810),
+    (45.3e9, 0.730 * 0.95 / 0.810),
+    (90.5e9, 0.732 * 0.95 / 0.810),
+    (181e9, 0.779 * 0.95 / 0.810),
+    (392e9, 0.95),
+]);
 
 /// The one fitted constant of the device model: the GEMM curve above is
 /// multiplied by this scale. Calculon's table alone (scale 1) predicts the 8
@@ -368,7 +411,7 @@ impl AnalyticDevice {
     /// GEMM efficiency by FLOPs on the 16-bit peak for this family.
     #[must_use]
     pub fn gemm_efficiency(&self, flops: f64) -> f64 {
-        GEMM_SHAPE.at(flops) * self.model.gemm_scale * self.ceiling
+        self.model.gemm_shape.at(flops) * self.model.gemm_scale * self.ceiling
     }
 
     /// The 16-bit efficiency of the largest GEMMs (the shape curve's top
@@ -414,7 +457,7 @@ impl DeviceModel for AnalyticDevice {
         } else {
             // another matrix rate (TF32, FP32, FP64, FP16 on a separate
             // engine): no measurement, the family's curve
-            peak * GEMM_SHAPE.at(flops) * self.model.gemm_scale
+            peak * self.model.gemm_shape.at(flops) * self.model.gemm_scale
         };
         let compute = flops / (rate * wave_efficiency(m, n, batch, self.sms));
         let bytes = Self::gemm_bytes(m, n, k, batch, dtype);
@@ -488,6 +531,25 @@ mod tests {
         assert!((h.max_gemm_efficiency() - 0.95 * want / GEMM_SHAPE.at(big)).abs() < 1e-12);
         // without a measurement nothing changes (TPU v4: the family's scale)
         assert!((dev("tpu-v4").gemm_efficiency(big) - GEMM_SHAPE.at(big) * GEMM_EFFICIENCY_SCALE).abs() < 1e-12);
+    }
+
+    /// Hopper falls off with size on its own measured curve (OpenXLA sm_90
+    /// table) and keeps the A100 curve's top, so its large-GEMM level is
+    /// still the MAMF-carried fit; A100 keeps Calculon's shape.
+    #[test]
+    fn hopper_has_its_own_gemm_shape_with_the_same_top() {
+        let dev = |id: &str| AnalyticDevice::new(&crate::catalog::accelerator(id).unwrap());
+        let (h, a) = (dev("h100-sxm5-80gb"), dev("a100-sxm4-80gb"));
+        let rel = |d: &AnalyticDevice, f: f64| d.gemm_efficiency(f) / d.max_gemm_efficiency();
+        // 23 GFLOP: Hopper measured 0.608 of peak against 0.810 at the top
+        assert!((rel(&h, 22.6e9) - 0.608 / 0.810).abs() < 1e-9, "{}", rel(&h, 22.6e9));
+        assert!((rel(&a, 22.6e9) - GEMM_SHAPE.at(22.6e9) / 0.95).abs() < 1e-12);
+        assert!(rel(&h, 22.6e9) < rel(&a, 22.6e9) - 0.15);
+        // the top is shared: large GEMMs unchanged by the shape
+        assert_eq!(HOPPER_GEMM_SHAPE.at(1e15), GEMM_SHAPE.at(1e15));
+        // the points rise with size (the bins 45 and 91 GFLOP are level)
+        assert!(HOPPER_GEMM_SHAPE.0.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(dev("h200-sxm-141gb").family_model().gemm_shape.0.len(), HOPPER_GEMM_SHAPE.0.len());
     }
 
     #[test]

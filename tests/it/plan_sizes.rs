@@ -123,7 +123,7 @@ fn unmet_constraints_name_the_flag_the_best_value_and_the_fix() {
         .arg(&plot)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("meets --deadline 3 days: the fastest, 512 nodes (4096 GPUs), takes 8.04 days; raise --deadline to at least 8.05"));
+        .stderr(predicate::str::contains("meets --deadline 3 days: the fastest, 512 nodes (4096 GPUs), takes 8.08 days; raise --deadline to at least 8.09"));
     assert!(!out.exists() && !plot.exists(), "no partial output");
     flopprint().args(["plan", "--max-gpus", "4096", "--budget", "1e6"]).assert().code(2).stderr(
         predicate::str::contains("no cluster size meets --budget 1000000 USD: the cheapest").and(predicate::str::contains("raise --budget to at least")),

@@ -162,13 +162,20 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, 
     let h = spec.hidden as f64;
     let a = spec.heads as f64;
     let t = plan.tp as f64;
+    let sbh = s * b * h;
+    // the coefficients are bytes at 2 bytes/element (16-bit activations)
+    let scale = activation_dtype_bytes(plan.dtype) / 2.0;
+    if plan.recompute == Recompute::Full {
+        let input = 2.0 * sbh * scale;
+        return if plan.sp { input / t } else { input };
+    }
+    // dropout masks: one byte per element (Korthikanti §4.1), only where the
+    // model trains with dropout (LLaMA-family models do not)
+    let d = if spec.has_dropout() { 1.0 } else { 0.0 };
     let ffn = match &spec.moe {
         Some(m) => m.expert_ffn_hidden as f64 * f64::from(m.top_k + m.shared_experts),
         None => spec.ffn_hidden as f64,
     };
-    // dropout masks: one byte per element (Korthikanti §4.1), only where the
-    // model trains with dropout (LLaMA-family models do not)
-    let d = if spec.has_dropout() { 1.0 } else { 0.0 };
     let mlp = 2.0 + ffn / h * if spec.activation.ffn_matrices() > 2.0 { 6.0 } else { 4.0 } + d;
     // attention block (Korthikanti §4.1: QKV input 2, Q 2, K 2, V 2, output
     // projection input 2, dropout mask 1 = 11·sbh), each tensor at its own
@@ -178,25 +185,17 @@ fn activation_bytes_per_layer(spec: &ModelSpec, plan: &Plan, s: f64, keys: f64, 
     // (Megatron-LM). MLA (DeepSeek-V2/V3): Q and K at heads·(nope + rope),
     // V and the output input at heads·v_head_dim, plus the two latents that
     // feed the up-projections (q_lora_rank, kv_lora_rank + rope).
-    let a_f = spec.heads as f64;
     let attn = if let Some(m) = &spec.mla {
-        let qk = a_f * (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64 / h;
-        let v = a_f * m.v_head_dim as f64 / h;
+        let qk = a * (m.qk_nope_head_dim + m.qk_rope_head_dim) as f64 / h;
+        let v = a * m.v_head_dim as f64 / h;
         let latents = (m.q_lora_rank.unwrap_or(0) + m.kv_lora_rank + m.qk_rope_head_dim) as f64 / h;
         2.0 + 2.0 * qk + 2.0 * qk + 2.0 * v + 2.0 * v + 2.0 * latents + d
     } else {
-        let q = a_f * spec.head_dim() as f64 / h;
+        let q = a * spec.head_dim() as f64 / h;
         let kv_heads = spec.kv_heads() as f64;
-        let kv = kv_heads.max(t.min(a_f)) * spec.head_dim() as f64 / h;
+        let kv = kv_heads.max(t.min(a)) * spec.head_dim() as f64 / h;
         2.0 + 2.0 * q + 4.0 * kv + 2.0 * q + d
     };
-    let sbh = s * b * h;
-    // the coefficients are bytes at 2 bytes/element (16-bit activations)
-    let scale = activation_dtype_bytes(plan.dtype) / 2.0;
-    if plan.recompute == Recompute::Full {
-        let input = 2.0 * sbh * scale;
-        return if plan.sp { input / t } else { input };
-    }
     // softmax output 2·as²b, plus with dropout its mask as²b and output 2·as²b
     let attn_core = if plan.recompute == Recompute::Selective || fused_attention { 0.0 } else { (2.0 + 3.0 * d) * a * s * keys * b };
     // parts replicated across TP ranks without SP: layernorm inputs (4sbh),

@@ -489,26 +489,26 @@ pub fn search(p: &Problem<'_>, top: usize) -> SearchResult {
         // feasible PP is represented; within a point a non-full plan slower
         // than a full one may not be, which the comparison below tolerates:
         // full recomputation wins only at a strictly smaller PP)
-        let min_pp = |v: &[Candidate], full: bool| v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full).map(|x| x.plan.pp).min();
-        let fastest = |v: &[Candidate], full: bool, pp: u64| {
-            v.iter().filter(|x| (x.plan.recompute == Recompute::Full) == full && x.plan.pp == pp).map(Candidate::time_per_sample).fold(f64::INFINITY, f64::min)
-        };
-        let keep_full = match (c.recompute.is_none(), c.pp.is_none()) {
-            // PP fixed: full recomputation only when nothing else fits
-            (true, false) => Some(!total.top.iter().any(|x| x.plan.recompute != Recompute::Full)),
-            // PP searched: the smallest PP without full recomputation, or
-            // the smallest PP with it where that is faster (a deep pipeline
-            // with few micro-batches can lose more to its bubble than
-            // recomputation costs)
-            (true, true) => match (min_pp(&total.top, false), min_pp(&total.top, true)) {
-                (Some(a), Some(b)) => Some(b < a && fastest(&total.top, true, b) < fastest(&total.top, false, a)),
-                (None, Some(_)) => Some(true),
-                _ => Some(false),
-            },
-            (false, _) => None,
-        };
-        if let Some(full) = keep_full {
-            total.top.retain(|x| (x.plan.recompute == Recompute::Full) == full);
+        if c.recompute.is_none() {
+            let is_full = |x: &Candidate| x.plan.recompute == Recompute::Full;
+            let keep_full = {
+                let smallest_pp = |full: bool| total.top.iter().filter(|x| is_full(x) == full).map(|x| x.plan.pp).min();
+                let fastest = |full: bool, pp: u64| {
+                    total.top.iter().filter(|x| is_full(x) == full && x.plan.pp == pp).map(Candidate::time_per_sample).fold(f64::INFINITY, f64::min)
+                };
+                match (smallest_pp(false), smallest_pp(true)) {
+                    // nothing fits without full recomputation
+                    (None, _) => true,
+                    // PP searched: the smallest PP with full recomputation
+                    // where it is faster than the smallest PP without (a
+                    // deep pipeline with few micro-batches can lose more to
+                    // its bubble than recomputation costs); with PP fixed,
+                    // full recomputation only when nothing else fits
+                    (Some(a), Some(b)) if c.pp.is_none() => b < a && fastest(true, b) < fastest(false, a),
+                    _ => false,
+                }
+            };
+            total.top.retain(|x| is_full(x) == keep_full);
         }
         if c.pp.is_none() {
             // the smallest PP with a feasible plan
